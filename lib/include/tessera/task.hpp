@@ -1,0 +1,162 @@
+#pragma once
+/// `task<T>`: the lazy coroutine type every tessera API returns.
+
+#include <cassert>
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace tessera {
+
+class cancellation_state;
+
+namespace detail {
+/// Coroutine frames come from a per-thread cache of recently freed frames, so a steady stream of
+/// requests reuses the same memory instead of calling the global allocator for every coroutine.
+/// Sanitizer builds bypass the cache so use-after-free stays detectable.
+[[nodiscard]] void* allocate_frame(std::size_t size);
+void deallocate_frame(void* frame, std::size_t size) noexcept;
+}  // namespace detail
+
+/// What every tessera promise carries: who to resume when done, and the ambient cancellation
+/// scope that awaiting operations observe (inherited from the awaiting coroutine).
+struct promise_base {
+    std::coroutine_handle<> continuation_{};
+    cancellation_state* cancellation_ = nullptr;
+
+    static void* operator new(std::size_t size) { return detail::allocate_frame(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept {
+        detail::deallocate_frame(frame, size);
+    }
+
+    /// Resumes the awaiting coroutine by symmetric transfer, so chains of any depth use
+    /// constant stack.
+    struct final_awaiter {
+        [[nodiscard]] bool await_ready() const noexcept { return false; }
+        template <class Promise>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+            auto next = self.promise().continuation_;
+            return next ? next : std::noop_coroutine();
+        }
+        void await_resume() const noexcept {}
+    };
+    [[nodiscard]] std::suspend_always initial_suspend() const noexcept { return {}; }
+    [[nodiscard]] final_awaiter final_suspend() const noexcept { return {}; }
+};
+
+/// Copies the ambient cancellation scope from an awaiting coroutine to an awaited one, when the
+/// awaiting coroutine is a tessera coroutine.
+template <class Parent>
+cancellation_state* ambient_cancellation(std::coroutine_handle<Parent> parent) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, Parent>) {
+        return parent.promise().cancellation_;
+    } else {
+        return nullptr;
+    }
+}
+
+template <class T = void>
+class task;
+
+namespace detail {
+template <class T>
+struct task_promise : promise_base {
+    std::variant<std::monostate, T, std::exception_ptr> result_;
+
+    task<T> get_return_object() noexcept;
+    void unhandled_exception() noexcept { result_.template emplace<2>(std::current_exception()); }
+    template <class U>
+        requires std::is_convertible_v<U&&, T>
+    void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+        result_.template emplace<1>(std::forward<U>(value));
+    }
+    T take_result() {
+        if (result_.index() == 2) std::rethrow_exception(std::get<2>(result_));
+        assert(result_.index() == 1 && "task resumed its awaiter without a result");
+        return std::move(std::get<1>(result_));
+    }
+};
+
+template <>
+struct task_promise<void> : promise_base {
+    std::exception_ptr error_;
+
+    task<void> get_return_object() noexcept;
+    void unhandled_exception() noexcept { error_ = std::current_exception(); }
+    void return_void() const noexcept {}
+    void take_result() {
+        if (error_) std::rethrow_exception(error_);
+    }
+};
+}  // namespace detail
+
+/// A lazy, move-only coroutine producing a `T`. Nothing runs until the task is awaited (or
+/// handed to `sync_wait`, `when_all` or a `task_group`); exceptions thrown inside travel out of
+/// the `co_await`. Destroying a task that never ran, or one suspended mid-way, frees its frame and
+/// every local in it (awaiting operations unregister themselves). Awaiting resumes the task by
+/// symmetric transfer, so a chain of a million nested awaits uses constant stack.
+template <class T>
+class [[nodiscard]] task {
+public:
+    using promise_type = detail::task_promise<T>;
+    using handle_type = std::coroutine_handle<promise_type>;
+    using value_type = T;
+
+    task() noexcept = default;
+    explicit task(handle_type handle) noexcept : handle_(handle) {}
+    task(task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+    task& operator=(task other) noexcept {
+        std::swap(handle_, other.handle_);
+        return *this;
+    }
+    ~task() {
+        if (handle_) handle_.destroy();
+    }
+
+    /// True when the task holds a coroutine (a default-constructed or moved-from one does not).
+    [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(handle_); }
+    /// True once the coroutine has run to completion.
+    [[nodiscard]] bool done() const noexcept { return handle_ && handle_.done(); }
+
+    struct awaiter {
+        handle_type handle_;
+        [[nodiscard]] bool await_ready() const noexcept { return false; }
+        template <class Parent>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Parent> parent) noexcept {
+            handle_.promise().continuation_ = parent;
+            handle_.promise().cancellation_ = ambient_cancellation(parent);
+            return handle_;
+        }
+        T await_resume() { return handle_.promise().take_result(); }
+    };
+    awaiter operator co_await() && noexcept {
+        assert(handle_ && "awaiting an empty task");
+        return awaiter{handle_};
+    }
+    awaiter operator co_await() & noexcept {
+        assert(handle_ && "awaiting an empty task");
+        return awaiter{handle_};
+    }
+
+    /// Gives up ownership of the coroutine (used by drivers such as `task_group`).
+    [[nodiscard]] handle_type release() noexcept { return std::exchange(handle_, {}); }
+    [[nodiscard]] handle_type handle() const noexcept { return handle_; }
+
+private:
+    handle_type handle_{};
+};
+
+namespace detail {
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>{std::coroutine_handle<task_promise<void>>::from_promise(*this)};
+}
+}  // namespace detail
+
+}  // namespace tessera

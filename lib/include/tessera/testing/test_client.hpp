@@ -1,0 +1,213 @@
+#pragma once
+/// `test_client`: drive any app in memory, synchronously, the way Starlette's TestClient does.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tessera/app.hpp"
+#include "tessera/cookies.hpp"
+#include "tessera/headers.hpp"
+#include "tessera/json.hpp"
+#include "tessera/url.hpp"
+
+namespace tessera::testing {
+
+/// A wait in the test client ran past its bound (the app never answered, or a stream produced
+/// nothing in time).
+class test_timeout : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// The app's lifespan startup failed (it sent `lifespan.startup.failed`, or raised).
+class lifespan_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Options of a client; every one has the default a Starlette user expects.
+struct client_options {
+    std::string base_url = "http://testserver";
+    /// The prefix a proxy consumed: prepended to every request path, and the scope's root_path.
+    std::string root_path;
+    /// Rethrow the app's exceptions in the test (true), or answer 500 as a server would (false).
+    bool raise_server_exceptions = true;
+    bool follow_redirects = true;
+    std::size_t max_redirects = 20;
+    address client{"testclient", 50000};
+    /// Sent with every request (a request's own headers win).
+    tessera::headers headers;
+    /// The bound on every wait: a request that has not completed, or a stream chunk that has not
+    /// arrived, after this long raises `test_timeout`.
+    std::chrono::milliseconds timeout{10000};
+    /// The most response body one request may buffer (protects tests from infinite streams).
+    std::size_t max_response_bytes = std::size_t{256} << 20;
+};
+
+/// A request's options, all optional: `client.post("/items", {.json = {{"id", 1}}})`.
+struct request_options {
+    tessera::headers headers;
+    /// Appended to the URL's query.
+    std::vector<std::pair<std::string, std::string>> params;
+    /// The raw body.
+    std::optional<std::string> content;
+    /// A JSON body (sets `content-type: application/json`).
+    std::optional<tessera::json> json;
+    /// An `application/x-www-form-urlencoded` body.
+    std::vector<std::pair<std::string, std::string>> form;
+    /// Cookies for this request only, on top of the jar.
+    std::vector<std::pair<std::string, std::string>> cookies;
+    std::optional<bool> follow_redirects;
+    std::optional<std::chrono::milliseconds> timeout;
+    /// Deliver the body to the app in pieces of this many bytes (0: one piece), to exercise
+    /// apps that stream the request body.
+    std::size_t body_chunk_size = 0;
+};
+
+/// A complete response.
+class test_response {
+public:
+    int status = 0;
+    tessera::headers headers;
+    std::string content;  ///< the body bytes (empty for HEAD)
+    tessera::url url;     ///< the URL that produced this response (after redirects)
+    std::string method;
+    /// Earlier responses when redirects were followed, oldest first.
+    std::vector<test_response> history;
+
+    [[nodiscard]] std::string_view text() const noexcept { return content; }
+    /// The body parsed as JSON (throws json_parse_error).
+    [[nodiscard]] tessera::json json() const;
+    [[nodiscard]] std::string_view reason_phrase() const noexcept;
+    [[nodiscard]] bool is_redirect() const noexcept;
+    /// Name/value pairs of every `set-cookie` header.
+    [[nodiscard]] cookie_list cookies() const;
+};
+
+class test_client;
+struct http_session;
+
+/// A response being read incrementally (`client.stream(...)`): the status and headers are there
+/// as soon as the app started its response; chunks come as the app sends them. Works with
+/// infinite streams: each wait is bounded. Destroying or closing it disconnects the client (the
+/// app's `receive` yields `http::disconnect`, its `send` throws) and lets the app finish.
+class test_stream {
+public:
+    test_stream(test_stream&&) noexcept;
+    test_stream& operator=(test_stream&&) noexcept;
+    ~test_stream();
+
+    [[nodiscard]] int status() const noexcept;
+    [[nodiscard]] const tessera::headers& headers() const noexcept;
+    /// The body bytes that arrived since the last call, waiting (up to `timeout`, else the
+    /// client's) for at least one; `std::nullopt` once the response is complete.
+    [[nodiscard]] std::optional<std::string> next_chunk(
+        std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+    /// Everything until the end of the response (bounded like `request`).
+    [[nodiscard]] std::string read_all();
+    /// Disconnects now and waits (bounded) for the app to finish.
+    void close();
+
+private:
+    friend class test_client;
+    explicit test_stream(std::unique_ptr<http_session> session) noexcept;
+    std::unique_ptr<http_session> session_;
+};
+
+struct lifespan_run;
+
+/// The app's lifespan for as long as this object lives: startup when made (by
+/// `test_client::lifespan()`), shutdown when destroyed (or `shutdown()`), like Starlette's
+/// `with TestClient(app)`. An app that does not speak lifespan is tolerated (uvicorn's "auto").
+class lifespan_session {
+public:
+    lifespan_session(lifespan_session&&) noexcept;
+    lifespan_session& operator=(lifespan_session&&) = delete;
+    ~lifespan_session();
+    /// Runs shutdown now; throws `lifespan_error` if the app reports a failure.
+    void shutdown();
+    /// False when the app did not take part in the lifespan protocol.
+    [[nodiscard]] bool supported() const noexcept;
+
+private:
+    friend class test_client;
+    explicit lifespan_session(std::unique_ptr<lifespan_run> run) noexcept;
+    std::unique_ptr<lifespan_run> run_;
+};
+
+/// Drives any app through the in-memory transport with the same HTTP exchange rules the server
+/// applies (`http_exchange`): framing, HEAD stripping, `Expect: 100-continue`, Content-Length
+/// checks. Synchronous: each call runs the calling thread's event loop until the exchange is
+/// done, so timers, `run_blocking` and background tasks all work. Keeps a cookie jar, follows
+/// redirects (configurable), and rethrows server exceptions (configurable). Not thread-safe; use
+/// one client per thread.
+class test_client {
+public:
+    explicit test_client(any_app app, client_options options = {});
+    test_client(const test_client&) = delete;
+    test_client& operator=(const test_client&) = delete;
+    ~test_client();
+
+    test_response request(std::string_view method, std::string_view target,
+                          request_options options = {});
+    test_response get(std::string_view target, request_options options = {}) {
+        return request("GET", target, std::move(options));
+    }
+    test_response head(std::string_view target, request_options options = {}) {
+        return request("HEAD", target, std::move(options));
+    }
+    test_response post(std::string_view target, request_options options = {}) {
+        return request("POST", target, std::move(options));
+    }
+    test_response put(std::string_view target, request_options options = {}) {
+        return request("PUT", target, std::move(options));
+    }
+    test_response patch(std::string_view target, request_options options = {}) {
+        return request("PATCH", target, std::move(options));
+    }
+    test_response delete_(std::string_view target, request_options options = {}) {
+        return request("DELETE", target, std::move(options));
+    }
+    test_response options(std::string_view target, request_options options = {}) {
+        return request("OPTIONS", target, std::move(options));
+    }
+
+    /// Starts a request and returns once the response has started, to read its body
+    /// incrementally. Redirects are not followed.
+    [[nodiscard]] test_stream stream(std::string_view method, std::string_view target,
+                                     request_options options = {});
+
+    /// Runs lifespan startup; shutdown runs when the returned session ends. While it lives,
+    /// every request sees the state the lifespan produced (`scope.app_state`).
+    [[nodiscard]] lifespan_session lifespan();
+
+    /// The cookie jar: name/value pairs sent with every request, updated from `set-cookie`.
+    [[nodiscard]] cookie_list& cookies() noexcept { return jar_; }
+    [[nodiscard]] const client_options& settings() const noexcept { return options_; }
+    /// App-wide state shared with the app (the lifespan's, or an empty one).
+    [[nodiscard]] const std::shared_ptr<state>& app_state() const noexcept { return app_state_; }
+
+private:
+    friend struct lifespan_run;
+    std::unique_ptr<http_session> start(std::string_view method, const tessera::url& target,
+                                        const request_options& options,
+                                        std::optional<std::string> body_override,
+                                        bool streaming);
+    test_response finish(http_session& session);
+    void store_cookies(const tessera::headers& response_headers);
+
+    any_app app_;
+    client_options options_;
+    tessera::url base_;
+    cookie_list jar_;
+    std::shared_ptr<state> app_state_;
+};
+
+}  // namespace tessera::testing

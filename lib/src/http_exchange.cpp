@@ -1,0 +1,135 @@
+#include "tessera/http_exchange.hpp"
+
+#include <charconv>
+
+#include "tessera/status.hpp"
+
+namespace tessera {
+
+namespace {
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// A Content-Length the app set: digits only, no overflow. Anything else is the app's bug.
+std::uint64_t parse_declared_length(std::string_view text) {
+    text = trim(text);
+    std::uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+        throw protocol_error("the app sent an invalid content-length: '" + std::string(text) + "'");
+    }
+    return value;
+}
+}  // namespace
+
+bool header_has_token(const headers& h, std::string_view name, std::string_view token) noexcept {
+    for (const auto& field : h) {
+        if (field.name != name) continue;
+        std::string_view rest = field.value;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            const auto item = trim(rest.substr(0, comma));
+            if (iequals(item, token)) return true;
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
+    }
+    return false;
+}
+
+http_exchange::http_exchange(const scope& s)
+    : head_request_(s.method == "HEAD"), http10_(s.http_version == "1.0") {
+    continue_due_ = !http10_ && header_has_token(s.headers, "expect", "100-continue");
+    close_after_ = header_has_token(s.headers, "connection", "close") ||
+                   (http10_ && !header_has_token(s.headers, "connection", "keep-alive"));
+}
+
+bool http_exchange::take_continue_due() noexcept {
+    // Once the response has started the client has its answer; a late 100 would be a protocol
+    // violation.
+    const bool due = continue_due_ && state_ == state::idle;
+    continue_due_ = false;
+    return due;
+}
+
+exchange_output http_exchange::on_send(const event& e) {
+    exchange_output out;
+    if (const auto* start = std::get_if<http::response_start>(&e)) {
+        if (state_ != state::idle) {
+            throw protocol_error("the app sent http.response.start twice");
+        }
+        if (start->status < 200 || start->status > 999) {
+            throw protocol_error("the app sent an invalid status " + std::to_string(start->status));
+        }
+        status_ = start->status;
+        continue_due_ = false;
+        if (auto length = start->headers.get("content-length")) {
+            declared_length_ = parse_declared_length(*length);
+        }
+        if (head_request_ || !status_allows_body(status_)) {
+            framing_ = body_framing::none;
+        } else if (declared_length_) {
+            framing_ = body_framing::content_length;
+        } else if (http10_) {
+            framing_ = body_framing::close_delimited;
+            close_after_ = true;
+        } else {
+            framing_ = body_framing::chunked;
+        }
+        if (header_has_token(start->headers, "connection", "close")) close_after_ = true;
+        state_ = state::streaming;
+        out.what = exchange_output::kind::head;
+        out.status = status_;
+        out.fields = &start->headers;
+        out.framing = framing_;
+        out.content_length = declared_length_.value_or(0);
+        return out;
+    }
+    if (const auto* body = std::get_if<http::response_body>(&e)) {
+        if (state_ == state::idle) {
+            throw protocol_error("the app sent http.response.body before http.response.start");
+        }
+        if (state_ == state::complete) {
+            throw protocol_error("the app sent http.response.body after the response completed");
+        }
+        sent_ += body->body.size();
+        if (declared_length_ && sent_ > *declared_length_ && framing_ != body_framing::none) {
+            throw protocol_error("the app sent more body than its content-length of " +
+                                 std::to_string(*declared_length_));
+        }
+        out.what = exchange_output::kind::body;
+        out.bytes = framing_ == body_framing::none ? std::string_view{} : body->body;
+        out.last = !body->more_body;
+        if (out.last) state_ = state::complete;
+        return out;
+    }
+    if (const auto* file = std::get_if<http::response_file>(&e)) {
+        if (state_ != state::streaming) {
+            throw protocol_error("the app sent http.response.pathsend outside a started response");
+        }
+        out.what = exchange_output::kind::file;
+        out.file = framing_ == body_framing::none ? nullptr : file;
+        out.last = true;
+        state_ = state::complete;
+        return out;
+    }
+    throw protocol_error("unexpected event on an HTTP scope: " + std::string(event_name(e)));
+}
+
+std::optional<std::string> http_exchange::on_app_return() const {
+    if (state_ == state::idle) return std::string("the app returned without starting a response");
+    if (state_ == state::streaming) {
+        return std::string("the app returned before completing its response");
+    }
+    if (declared_length_ && framing_ == body_framing::content_length &&
+        sent_ != *declared_length_) {
+        return "the app sent " + std::to_string(sent_) + " body bytes but declared " +
+               std::to_string(*declared_length_);
+    }
+    return std::nullopt;
+}
+
+}  // namespace tessera

@@ -1,0 +1,94 @@
+#include "tessera/response.hpp"
+
+#include <charconv>
+
+#include "tessera/percent.hpp"
+#include "tessera/status.hpp"
+
+namespace tessera {
+
+namespace {
+bool starts_with_text(std::string_view media_type) {
+    return media_type.size() >= 5 && iequals(media_type.substr(0, 5), "text/");
+}
+
+bool names_charset(std::string_view media_type) {
+    return to_lower_ascii(media_type).find("charset=") != std::string::npos;
+}
+}  // namespace
+
+response::response(std::string body, int status, tessera::headers extra,
+                   std::string_view media_type)
+    : status_(status), body_(std::move(body)) {
+    init_headers(std::move(extra), media_type, true);
+}
+
+response::response(std::shared_ptr<stream_source> stream, int status, tessera::headers extra,
+                   std::string_view media_type)
+    : status_(status), stream_(std::move(stream)) {
+    init_headers(std::move(extra), media_type, false);
+}
+
+// Starlette's Response.init_headers: the caller's headers first, then content-length (fixed
+// bodies whose status allows one) and content-type, each only if the caller did not set it.
+void response::init_headers(tessera::headers extra, std::string_view media_type,
+                            bool fixed_body) {
+    headers_ = std::move(extra);
+    if (fixed_body && status_allows_body(status_) && !headers_.contains("content-length")) {
+        char digits[24];
+        auto [end, ec] = std::to_chars(digits, digits + sizeof digits, body_.size());
+        headers_.append("content-length", std::string_view(digits, end - digits));
+    }
+    if (!media_type.empty() && !headers_.contains("content-type")) {
+        if (starts_with_text(media_type) && !names_charset(media_type)) {
+            std::string with_charset(media_type);
+            with_charset += "; charset=utf-8";
+            headers_.append("content-type", with_charset);
+        } else {
+            headers_.append("content-type", media_type);
+        }
+    }
+}
+
+response& response::set_cookie(std::string_view name, std::string_view value,
+                               const cookie_options& options) {
+    headers_.append("set-cookie", set_cookie_header_value(name, value, options));
+    return *this;
+}
+
+response& response::delete_cookie(std::string_view name, std::string_view path,
+                                  std::optional<std::string_view> domain, bool secure,
+                                  bool httponly, std::optional<std::string_view> samesite) {
+    headers_.append("set-cookie",
+                    delete_cookie_header_value(name, path, domain, secure, httponly, samesite));
+    return *this;
+}
+
+response& response::add_background(background_task work) {
+    background_.push_back(std::move(work));
+    return *this;
+}
+
+task<void> response::operator()(scope& s, receive r, send sd) const {
+    if (stream_) {
+        co_await send_stream(s, r, sd);
+    } else {
+        co_await sd(http::response_start{status_, headers_});
+        co_await sd(http::response_body{body_, false});
+    }
+    for (const auto& work : background_) co_await work();
+}
+
+json_response json_response::from_serialised(std::string text, int status,
+                                             tessera::headers extra) {
+    return json_response(serialised_tag{}, std::move(text), status, std::move(extra));
+}
+
+redirect_response::redirect_response(std::string_view location, int status,
+                                     tessera::headers extra)
+    : response(std::string{}, status, std::move(extra)) {
+    // The characters Starlette leaves unquoted in a Location URL.
+    headers().set("location", quote(location, ":/%#?=@[]!$&'()*+,;"));
+}
+
+}  // namespace tessera

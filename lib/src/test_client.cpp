@@ -1,0 +1,710 @@
+// The in-memory transport. Each request gets an http_session: a scope, the request body to
+// deliver, an http_exchange enforcing the same rules the server applies, and the response as it
+// arrives. The app runs as a coroutine on the calling thread's loop; `drive` runs that loop until
+// the test's condition holds, with a timer bounding every wait.
+#include "tessera/testing/test_client.hpp"
+
+#include <uv.h>
+
+#include <fstream>
+#include <functional>
+
+#include "tessera/cancellation.hpp"
+#include "tessera/detail/driver.hpp"
+#include "tessera/http_exchange.hpp"
+#include "tessera/loop.hpp"
+#include "tessera/percent.hpp"
+#include "tessera/status.hpp"
+
+namespace tessera::testing {
+
+namespace {
+
+// Runs the thread's loop until `done()` holds, resuming coroutines woken by the in-memory
+// transport in between. Returns false when `limit` passed first. A wait that nothing can end
+// (no timers, no I/O, nothing ready) also ends at `limit`, because the limit timer itself keeps
+// the loop waiting; so every wait is bounded.
+class waker {
+public:
+    void wake(std::coroutine_handle<> handle) { ready_.push_back(handle); }
+    void forget(std::coroutine_handle<> handle) noexcept {
+        std::erase(ready_, handle);
+    }
+    bool drive(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+        auto& loop = this_thread_loop();
+        auto* uv = static_cast<uv_loop_t*>(loop.native_handle());
+        struct limit_timer {
+            uv_timer_t* handle = new uv_timer_t;
+            bool expired = false;
+            ~limit_timer() {
+                uv_close(reinterpret_cast<uv_handle_t*>(handle),
+                         [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+            }
+        } timer;
+        uv_timer_init(uv, timer.handle);
+        timer.handle->data = &timer.expired;
+        uv_timer_start(
+            timer.handle, [](uv_timer_t* h) { *static_cast<bool*>(h->data) = true; },
+            static_cast<std::uint64_t>(limit.count()), 0);
+        for (;;) {
+            resume_ready();
+            if (done()) return true;
+            if (timer.expired) return false;
+            if (!ready_.empty()) continue;
+            loop.run_once();
+        }
+    }
+
+private:
+    void resume_ready() {
+        while (!ready_.empty()) {
+            auto handle = ready_.front();
+            ready_.erase(ready_.begin());
+            handle.resume();
+        }
+    }
+    std::vector<std::coroutine_handle<>> ready_;
+};
+
+thread_local waker transport_waker;
+
+std::string_view status_text(int status) {
+    auto phrase = reason_phrase(status);
+    return phrase.empty() ? std::string_view("Unknown") : phrase;
+}
+
+// Suspends until `woken` is set by the transport, or the awaiting coroutine's scope is
+// cancelled (then throws operation_cancelled).
+class wait_until_woken {
+public:
+    explicit wait_until_woken(std::coroutine_handle<>& slot) noexcept : slot_(slot) {}
+    wait_until_woken(const wait_until_woken&) = delete;
+    wait_until_woken& operator=(const wait_until_woken&) = delete;
+    ~wait_until_woken() {
+        if (slot_ == self_ && self_) {
+            transport_waker.forget(self_);
+            slot_ = {};
+        }
+    }
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    void await_suspend(std::coroutine_handle<Promise> self) {
+        self_ = self;
+        slot_ = self;
+        cancel_.register_on(ambient_cancellation(self), &on_cancel, this);
+    }
+    void await_resume() {
+        cancel_.unregister();
+        if (cancelled_) throw operation_cancelled{};
+    }
+
+private:
+    static void on_cancel(void* raw) noexcept {
+        auto* self = static_cast<wait_until_woken*>(raw);
+        self->cancelled_ = true;
+        if (self->slot_ == self->self_) {
+            self->slot_ = {};
+            transport_waker.wake(self->self_);
+        }
+    }
+    std::coroutine_handle<>& slot_;
+    std::coroutine_handle<> self_{};
+    cancellation_callback cancel_;
+    bool cancelled_ = false;
+};
+
+std::string read_file_range(const http::response_file& file) {
+    std::ifstream in(file.path, std::ios::binary);
+    if (!in) throw std::runtime_error("test_client: cannot open " + file.path);
+    in.seekg(static_cast<std::streamoff>(file.offset));
+    std::string out;
+    if (file.length) {
+        out.resize(*file.length);
+        in.read(out.data(), static_cast<std::streamsize>(*file.length));
+        out.resize(static_cast<std::size_t>(in.gcount()));
+    } else {
+        out.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    return out;
+}
+
+}  // namespace
+
+// One request in flight. Heap-allocated: the app holds handles into it.
+struct http_session {
+    scope request_scope;
+    std::string body;
+    std::size_t body_offset = 0;
+    std::size_t body_chunk = 0;
+    bool body_delivered = false;
+    std::optional<http_exchange> exchange;
+
+    int status = 0;
+    tessera::headers response_headers;
+    std::string received;  // body bytes not yet handed to the test
+    bool head_seen = false;
+    bool response_complete = false;
+    bool client_gone = false;
+    bool app_done = false;
+    bool continue_sent = false;
+    std::exception_ptr app_error;
+    std::optional<std::string> exchange_problem;
+
+    std::size_t max_bytes = 0;
+    std::chrono::milliseconds timeout{};
+    bool raise_server_exceptions = true;
+    std::string method;
+    tessera::url url;
+
+    std::coroutine_handle<> disconnect_waiter{};
+    // Streams apply backpressure like a socket: a send that leaves more than this unread waits
+    // for the reader, so an endless stream produces only as fast as the test reads.
+    bool backpressure = false;
+    static constexpr std::size_t high_water = 64 * 1024;
+    std::coroutine_handle<> send_waiter{};
+    cancellation_state app_cancellation;
+    std::string activity;  // watchdog label
+
+    struct receive_fn {
+        http_session* self;
+        task<event> operator()() const { return self->next_event(); }
+    } receive_impl{this};
+    struct send_fn {
+        http_session* self;
+        task<void> operator()(event e) const { return self->on_send(std::move(e)); }
+    } send_impl{this};
+    detail::driver runner;
+
+    task<event> next_event() {
+        if (!body_delivered) {
+            if (exchange->take_continue_due()) continue_sent = true;
+            const std::size_t remaining = body.size() - body_offset;
+            const std::size_t take =
+                body_chunk == 0 ? remaining : std::min(body_chunk, remaining);
+            http::request piece{body.substr(body_offset, take), false};
+            body_offset += take;
+            piece.more_body = body_offset < body.size();
+            body_delivered = !piece.more_body;
+            co_return piece;
+        }
+        // After the body, receive waits until the client goes or the response is complete.
+        if (!client_gone && !response_complete) {
+            co_await wait_until_woken(disconnect_waiter);
+        }
+        co_return http::disconnect{};
+    }
+
+    task<void> on_send(event e) {
+        if (client_gone) throw client_disconnected();
+        const auto out = exchange->on_send(e);
+        switch (out.what) {
+            case exchange_output::kind::head:
+                status = out.status;
+                response_headers = *out.fields;
+                head_seen = true;
+                break;
+            case exchange_output::kind::body:
+                received.append(out.bytes);
+                break;
+            case exchange_output::kind::file:
+                if (out.file) {
+                    received += read_file_range(*out.file);
+                }
+                break;
+            case exchange_output::kind::nothing: break;
+        }
+        if (received.size() > max_bytes) {
+            disconnect();
+            throw client_disconnected("test_client: the response exceeded max_response_bytes");
+        }
+        if (out.last) {
+            response_complete = true;
+            wake_disconnect_waiter();
+        } else if (backpressure && received.size() >= high_water) {
+            co_await wait_until_woken(send_waiter);
+            if (client_gone) throw client_disconnected();
+        }
+    }
+
+    void wake_disconnect_waiter() {
+        if (auto waiter = std::exchange(disconnect_waiter, {})) transport_waker.wake(waiter);
+    }
+
+    void wake_sender() {
+        if (auto waiter = std::exchange(send_waiter, {})) transport_waker.wake(waiter);
+    }
+
+    void disconnect() {
+        client_gone = true;
+        wake_disconnect_waiter();
+        wake_sender();
+    }
+
+    static detail::driver run(any_app app, http_session& self) {
+        try {
+            activity_scope label(self.activity);
+            co_await in_scope(app(self.request_scope, receive(self.receive_impl),
+                                  send(self.send_impl)),
+                              &self.app_cancellation);
+        } catch (...) {
+            self.app_error = std::current_exception();
+        }
+        self.exchange_problem = self.exchange->on_app_return();
+        self.app_done = true;
+    }
+
+    bool drive(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+        return transport_waker.drive(done, limit);
+    }
+
+    // Disconnects and lets the app unwind; destroys it where it stands if it will not.
+    void shut_down() {
+        if (app_done) return;
+        disconnect();
+        drive([this] { return app_done; }, timeout);
+        if (!app_done) {
+            app_cancellation.cancel();
+            drive([this] { return app_done; }, timeout);
+        }
+        // Past both bounds the app ignores cancellation; destroying the driver unwinds it.
+    }
+
+    ~http_session() {
+        if (!app_done) {
+            transport_waker.forget(disconnect_waiter);
+            transport_waker.forget(send_waiter);
+        }
+    }
+};
+
+// ---- test_response -----------------------------------------------------------------------
+
+json test_response::json() const { return parse_json(content); }
+std::string_view test_response::reason_phrase() const noexcept { return status_text(status); }
+bool test_response::is_redirect() const noexcept {
+    return (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+           headers.contains("location");
+}
+cookie_list test_response::cookies() const {
+    cookie_list out;
+    for (const auto& value : headers.get_all("set-cookie")) {
+        const auto first = value.substr(0, value.find(';'));
+        const auto eq = first.find('=');
+        if (eq == std::string_view::npos) continue;
+        auto cookie_value = first.substr(eq + 1);
+        if (cookie_value.size() >= 2 && cookie_value.front() == '"' && cookie_value.back() == '"') {
+            cookie_value = cookie_value.substr(1, cookie_value.size() - 2);
+        }
+        out.emplace_back(std::string(first.substr(0, eq)), std::string(cookie_value));
+    }
+    return out;
+}
+
+// ---- test_stream -------------------------------------------------------------------------
+
+test_stream::test_stream(std::unique_ptr<http_session> session) noexcept
+    : session_(std::move(session)) {}
+test_stream::test_stream(test_stream&&) noexcept = default;
+test_stream& test_stream::operator=(test_stream&& other) noexcept {
+    if (this != &other) {
+        close();
+        session_ = std::move(other.session_);
+    }
+    return *this;
+}
+test_stream::~test_stream() {
+    try {
+        close();
+    } catch (...) {
+        // A destructor must not throw; close() already bounded the wait.
+    }
+}
+
+int test_stream::status() const noexcept { return session_->status; }
+const headers& test_stream::headers() const noexcept { return session_->response_headers; }
+
+std::optional<std::string> test_stream::next_chunk(std::optional<std::chrono::milliseconds> timeout) {
+    auto& s = *session_;
+    const bool ready = s.drive(
+        [&] { return !s.received.empty() || s.response_complete || s.app_done; },
+        timeout.value_or(s.timeout));
+    if (!ready) throw test_timeout("test_stream: no body arrived within the timeout");
+    if (!s.received.empty()) {
+        s.wake_sender();
+        return std::exchange(s.received, {});
+    }
+    if (s.app_done && !s.response_complete) {
+        if (s.app_error && s.raise_server_exceptions) std::rethrow_exception(s.app_error);
+        throw std::runtime_error("test_stream: the app ended the response early: " +
+                                 s.exchange_problem.value_or("unknown reason"));
+    }
+    return std::nullopt;
+}
+
+std::string test_stream::read_all() {
+    std::string out;
+    while (auto chunk = next_chunk()) out += *chunk;
+    return out;
+}
+
+void test_stream::close() {
+    if (session_) session_->shut_down();
+}
+
+// ---- lifespan ----------------------------------------------------------------------------
+
+struct lifespan_run {
+    scope lifespan_scope;
+    bool startup_sent = false;
+    bool shutdown_requested = false;
+    bool started = false;
+    bool stopped = false;
+    bool app_done = false;
+    bool supported = true;
+    std::optional<std::string> failure;
+    std::exception_ptr app_error;
+    std::coroutine_handle<> waiter{};
+    std::chrono::milliseconds timeout{};
+    cancellation_state cancellation;
+
+    struct receive_fn {
+        lifespan_run* self;
+        task<event> operator()() const { return self->next_event(); }
+    } receive_impl{this};
+    struct send_fn {
+        lifespan_run* self;
+        task<void> operator()(event e) const { return self->on_send(std::move(e)); }
+    } send_impl{this};
+    detail::driver runner;
+
+    task<event> next_event() {
+        if (!startup_sent) {
+            startup_sent = true;
+            co_return lifespan::startup{};
+        }
+        if (!shutdown_requested) co_await wait_until_woken(waiter);
+        co_return lifespan::shutdown{};
+    }
+    task<void> on_send(event e) {
+        if (std::holds_alternative<lifespan::startup_complete>(e)) {
+            started = true;
+        } else if (auto* failed = std::get_if<lifespan::startup_failed>(&e)) {
+            failure = failed->message.empty() ? "startup failed" : failed->message;
+        } else if (std::holds_alternative<lifespan::shutdown_complete>(e)) {
+            stopped = true;
+        } else if (auto* failed = std::get_if<lifespan::shutdown_failed>(&e)) {
+            failure = failed->message.empty() ? "shutdown failed" : failed->message;
+        } else {
+            throw protocol_error("unexpected event on a lifespan scope: " +
+                                 std::string(event_name(e)));
+        }
+        co_return;
+    }
+    static detail::driver run(any_app app, lifespan_run& self) {
+        try {
+            co_await in_scope(app(self.lifespan_scope, receive(self.receive_impl),
+                                  send(self.send_impl)),
+                              &self.cancellation);
+        } catch (...) {
+            self.app_error = std::current_exception();
+        }
+        self.app_done = true;
+    }
+
+    void shut_down() {
+        if (stopped || app_done || !started) return;
+        shutdown_requested = true;
+        if (auto w = std::exchange(waiter, {})) transport_waker.wake(w);
+        const bool finished =
+            transport_waker.drive([this] { return stopped || app_done || failure; }, timeout);
+        if (!finished) throw test_timeout("lifespan shutdown did not complete in time");
+        if (failure) throw lifespan_error(*failure);
+    }
+    ~lifespan_run() {
+        if (!app_done) transport_waker.forget(waiter);
+    }
+};
+
+lifespan_session::lifespan_session(std::unique_ptr<lifespan_run> run) noexcept
+    : run_(std::move(run)) {}
+lifespan_session::lifespan_session(lifespan_session&&) noexcept = default;
+lifespan_session::~lifespan_session() {
+    try {
+        shutdown();
+    } catch (...) {
+        // Destructors do not throw; call shutdown() to see failures.
+    }
+}
+void lifespan_session::shutdown() {
+    if (!run_) return;
+    auto run = std::move(run_);
+    run->shut_down();
+}
+bool lifespan_session::supported() const noexcept { return run_ && run_->supported; }
+
+// ---- test_client -------------------------------------------------------------------------
+
+test_client::test_client(any_app app, client_options options)
+    : app_(std::move(app)), options_(std::move(options)), base_(options_.base_url),
+      app_state_(std::make_shared<state>()) {
+    if (!app_) throw std::invalid_argument("test_client: no app");
+    if (base_.scheme().empty() || base_.hostname().empty()) {
+        throw std::invalid_argument("test_client: base_url must be absolute: " +
+                                    options_.base_url);
+    }
+}
+
+test_client::~test_client() = default;
+
+lifespan_session test_client::lifespan() {
+    auto run = std::make_unique<lifespan_run>();
+    run->lifespan_scope.type = scope_type::lifespan;
+    run->lifespan_scope.app_state = app_state_;
+    run->timeout = options_.timeout;
+    run->runner = lifespan_run::run(app_, *run);
+    run->runner.start();
+    const bool answered = transport_waker.drive(
+        [&] { return run->started || run->failure || run->app_done; }, options_.timeout);
+    if (!answered) throw test_timeout("lifespan startup did not complete in time");
+    if (run->failure) throw lifespan_error(*run->failure);
+    if (!run->started) {
+        // The app ended (or raised) without answering startup: it does not do lifespans.
+        run->supported = false;
+    }
+    return lifespan_session(std::move(run));
+}
+
+std::unique_ptr<http_session> test_client::start(std::string_view method,
+                                                 const tessera::url& target,
+                                                 const request_options& opts,
+                                                 std::optional<std::string> body_override,
+                                                 bool streaming) {
+    auto session = std::make_unique<http_session>();
+    auto& s = session->request_scope;
+    s.type = scope_type::http;
+    s.http_version = "1.1";
+    s.method = std::string(method);
+    s.scheme = std::string(target.scheme());
+    std::string raw_path(target.path().empty() ? "/" : target.path());
+    if (!options_.root_path.empty() && !raw_path.starts_with(options_.root_path)) {
+        raw_path = options_.root_path + raw_path;
+    }
+    s.raw_path = raw_path;
+    s.path = percent_decode(raw_path);
+    s.root_path = options_.root_path;
+    s.query_string = std::string(target.query());
+    s.client = options_.client;
+    const auto port = target.port().value_or(target.is_secure() ? 443 : 80);
+    s.server = address{target.hostname(), port};
+    s.app_state = app_state_;
+
+    // Body.
+    std::string body;
+    std::string content_type;
+    if (body_override) {
+        body = std::move(*body_override);
+    } else if (opts.content) {
+        body = *opts.content;
+    } else if (opts.json) {
+        body = opts.json->dump();
+        content_type = "application/json";
+    } else if (!opts.form.empty()) {
+        for (const auto& [key, value] : opts.form) {
+            if (!body.empty()) body.push_back('&');
+            body += quote_plus(key);
+            body.push_back('=');
+            body += quote_plus(value);
+        }
+        content_type = "application/x-www-form-urlencoded";
+    }
+
+    // Headers: httpx's defaults, then the client's, then the request's (later ones win).
+    tessera::headers h;
+    std::string host(target.netloc());
+    if (const auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
+    h.append("host", host);
+    h.append("accept", "*/*");
+    h.append("accept-encoding", "gzip, deflate");
+    h.append("connection", "keep-alive");
+    h.append("user-agent", "testclient");
+    for (const auto& field : options_.headers) h.set(field.name, field.value);
+    for (const auto& field : opts.headers) h.set(field.name, field.value);
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+        if (!h.contains("content-length") && !h.contains("transfer-encoding")) {
+            h.set("content-length", std::to_string(body.size()));
+        }
+    }
+    if (!content_type.empty() && !h.contains("content-type")) h.set("content-type", content_type);
+    std::string cookie_header;
+    auto add_cookie = [&](std::string_view name, std::string_view value) {
+        if (!cookie_header.empty()) cookie_header += "; ";
+        cookie_header.append(name).append("=").append(value);
+    };
+    for (const auto& [name, value] : jar_) {
+        bool overridden = false;
+        for (const auto& own : opts.cookies) overridden = overridden || own.first == name;
+        if (!overridden) add_cookie(name, value);
+    }
+    for (const auto& [name, value] : opts.cookies) add_cookie(name, value);
+    if (!cookie_header.empty() && !h.contains("cookie")) h.set("cookie", cookie_header);
+    s.headers = std::move(h);
+
+    session->body = std::move(body);
+    session->body_chunk = opts.body_chunk_size;
+    session->backpressure = streaming;
+    session->exchange.emplace(s);
+    session->max_bytes = options_.max_response_bytes;
+    session->timeout = opts.timeout.value_or(options_.timeout);
+    session->raise_server_exceptions = options_.raise_server_exceptions;
+    session->method = s.method;
+    session->url = target;
+    session->activity = s.method + " " + s.raw_path;
+    session->runner = http_session::run(app_, *session);
+    session->runner.start();
+    return session;
+}
+
+test_response test_client::finish(http_session& s) {
+    const bool finished = s.drive([&] { return s.app_done; }, s.timeout);
+    if (!finished) {
+        s.shut_down();
+        throw test_timeout("test_client: " + s.method + " " + s.url.str() +
+                           " did not complete within " + std::to_string(s.timeout.count()) +
+                           " ms");
+    }
+    if (s.app_error) {
+        bool ours = false;  // a disconnect we caused (response too large) is not the app's fault
+        try {
+            std::rethrow_exception(s.app_error);
+        } catch (const client_disconnected&) {
+            ours = s.client_gone;
+        } catch (...) {
+        }
+        if (options_.raise_server_exceptions && !ours) std::rethrow_exception(s.app_error);
+    } else if (s.exchange_problem && options_.raise_server_exceptions) {
+        throw protocol_error(*s.exchange_problem);
+    }
+    test_response out;
+    out.method = s.method;
+    out.url = s.url;
+    if (!s.head_seen) {
+        // What a server answers when the app produced nothing.
+        out.status = 500;
+        out.headers = tessera::headers{{"content-type", "text/plain; charset=utf-8"},
+                                       {"content-length", "21"}};
+        out.content = "Internal Server Error";
+        return out;
+    }
+    out.status = s.status;
+    out.headers = std::move(s.response_headers);
+    out.content = std::move(s.received);
+    store_cookies(out.headers);
+    return out;
+}
+
+void test_client::store_cookies(const tessera::headers& response_headers) {
+    for (const auto& value : response_headers.get_all("set-cookie")) {
+        const auto first = value.substr(0, value.find(';'));
+        const auto eq = first.find('=');
+        if (eq == std::string_view::npos) continue;
+        std::string name(first.substr(0, eq));
+        std::string cookie_value(first.substr(eq + 1));
+        if (cookie_value.size() >= 2 && cookie_value.front() == '"' && cookie_value.back() == '"') {
+            cookie_value = cookie_value.substr(1, cookie_value.size() - 2);
+        }
+        const std::string lower = to_lower_ascii(value);
+        const bool expired = lower.find("max-age=0") != std::string::npos ||
+                             lower.find("expires=thu, 01 jan 1970") != std::string::npos;
+        std::erase_if(jar_, [&](const auto& item) { return item.first == name; });
+        if (!expired) jar_.emplace_back(std::move(name), std::move(cookie_value));
+    }
+}
+
+namespace {
+tessera::url resolve(const tessera::url& base, std::string_view target,
+                     const std::vector<std::pair<std::string, std::string>>& params) {
+    tessera::url result;
+    if (target.find("://") != std::string_view::npos) {
+        result = tessera::url(target);
+    } else if (!target.empty() && target.front() == '/') {
+        const auto query_at = target.find('?');
+        const auto path = target.substr(0, query_at);
+        const auto query =
+            query_at == std::string_view::npos ? std::string_view{} : target.substr(query_at + 1);
+        std::string text(base.scheme());
+        text.append("://").append(base.netloc()).append(path);
+        if (!query.empty()) text.append("?").append(query);
+        result = tessera::url(text);
+    } else {
+        // Relative to the base path's directory, as a browser resolves it.
+        std::string base_path(base.path());
+        base_path.erase(base_path.rfind('/') + 1);
+        if (base_path.empty()) base_path = "/";
+        return resolve(base, base_path + std::string(target), params);
+    }
+    for (const auto& [key, value] : params) {
+        std::string query(result.query());
+        if (!query.empty()) query.push_back('&');
+        query += quote_plus(key) + "=" + quote_plus(value);
+        result = result.replace({.query = query});
+    }
+    return result;
+}
+}  // namespace
+
+test_response test_client::request(std::string_view method, std::string_view target,
+                                   request_options options) {
+    auto url = resolve(base_, target, options.params);
+    std::string current_method(method);
+    std::optional<std::string> body_override;
+    std::vector<test_response> history;
+    const bool follow = options.follow_redirects.value_or(options_.follow_redirects);
+    for (std::size_t hop = 0;; ++hop) {
+        auto session = start(current_method, url, options, body_override, false);
+        auto response = finish(*session);
+        if (!follow || !response.is_redirect()) {
+            response.history = std::move(history);
+            return response;
+        }
+        if (hop >= options_.max_redirects) {
+            throw std::runtime_error("test_client: more than " +
+                                     std::to_string(options_.max_redirects) + " redirects");
+        }
+        const std::string location(*response.headers.get("location"));
+        // 303 always, and 301/302 after a POST, turn into a GET without a body (as browsers and
+        // httpx do); 307/308 repeat the request as it was.
+        if (response.status == 303 ||
+            ((response.status == 301 || response.status == 302) && current_method == "POST")) {
+            if (current_method != "HEAD") current_method = "GET";
+            body_override = std::string{};
+            options.headers.remove("content-type");
+            options.headers.remove("content-length");
+        }
+        const auto next = resolve(url, location, {});
+        history.push_back(std::move(response));
+        url = next;
+    }
+}
+
+test_stream test_client::stream(std::string_view method, std::string_view target,
+                                request_options options) {
+    auto url = resolve(base_, target, options.params);
+    auto session = start(method, url, options, std::nullopt, true);
+    auto& s = *session;
+    const bool started = s.drive([&] { return s.head_seen || s.app_done; }, s.timeout);
+    if (!started) {
+        s.shut_down();
+        throw test_timeout("test_client: the response to " + s.method + " " + url.str() +
+                           " did not start in time");
+    }
+    if (!s.head_seen) {
+        if (s.app_error && options_.raise_server_exceptions) std::rethrow_exception(s.app_error);
+        s.status = 500;
+        s.response_headers = tessera::headers{{"content-type", "text/plain; charset=utf-8"}};
+        s.received = "Internal Server Error";
+        s.response_complete = true;
+    }
+    return test_stream(std::move(session));
+}
+
+}  // namespace tessera::testing
