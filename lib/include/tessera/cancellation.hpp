@@ -99,6 +99,9 @@ struct current_cancellation_awaiter {
 /// Awaits `work` under `scope` instead of the awaiting coroutine's own scope.
 template <class T>
 struct scoped_task_awaiter {
+    // A constructor, not an aggregate: see the note on g++ 12 in events.hpp.
+    scoped_task_awaiter(task<T> work, cancellation_state* scope) noexcept
+        : work_(std::move(work)), scope_(scope) {}
     task<T> work_;
     cancellation_state* scope_;
     [[nodiscard]] bool await_ready() const noexcept { return false; }
