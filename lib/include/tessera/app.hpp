@@ -77,9 +77,10 @@ private:
 /// An app: anything callable as `task<void>(scope&, receive, send) const`. Apps are immutable
 /// once built and may be called concurrently (from several loops); per-call state lives in the
 /// coroutine frame. The scope outlives the call; `receive` and `send` are handles by value.
+/// Functions count too (they decay to function pointers).
 template <class A>
-concept app = std::copy_constructible<std::remove_cvref_t<A>> &&
-              requires(const std::remove_cvref_t<A>& a, scope& s, receive r, send sd) {
+concept app = std::copy_constructible<std::decay_t<A>> &&
+              requires(const std::decay_t<A>& a, scope& s, receive r, send sd) {
                   { a(s, r, sd) } -> std::same_as<task<void>>;
               };
 
@@ -89,9 +90,9 @@ class any_app {
 public:
     any_app() = default;
     template <class A>
-        requires(!std::is_same_v<std::remove_cvref_t<A>, any_app>) && app<A>
+        requires(!std::is_same_v<std::decay_t<A>, any_app>) && app<A>
     any_app(A&& a)  // NOLINT(google-explicit-constructor): any app converts
-        : model_(std::make_shared<const model<std::remove_cvref_t<A>>>(std::forward<A>(a))) {}
+        : model_(std::make_shared<const model<std::decay_t<A>>>(std::forward<A>(a))) {}
 
     task<void> operator()(scope& s, receive r, send sd) const { return (*model_)(s, r, sd); }
     [[nodiscard]] explicit operator bool() const noexcept { return static_cast<bool>(model_); }

@@ -97,6 +97,11 @@ class json_response : public response {
 public:
     explicit json_response(const json& content, int status = 200, tessera::headers extra = {})
         : response(content.dump(), status, std::move(extra), "application/json") {}
+    /// `json_response({{"message", "hi"}})`: braces build the JSON value (this overload exists
+    /// so such a call is not ambiguous with copying a json_response).
+    json_response(std::initializer_list<json> content, int status = 200,
+                  tessera::headers extra = {})
+        : json_response(json(content), status, std::move(extra)) {}
     /// Wraps text that already is serialised JSON (e.g. from a `json_writer`).
     static json_response from_serialised(std::string text, int status = 200,
                                          tessera::headers extra = {});
