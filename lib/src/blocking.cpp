@@ -23,7 +23,7 @@ void complete(blocking_job* job) {
     }
     auto waiter = job->waiter;
     job->loop->guarded([&] {
-        activity_scope scope(job->activity);
+        const resumption_activity activity(job->activity);
         waiter.resume();  // the awaiter owns the job again from here
     });
 }

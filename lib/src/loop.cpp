@@ -93,8 +93,11 @@ void event_loop::post(std::function<void()> fn) {
 }
 
 void event_loop::post(std::coroutine_handle<> handle) {
-    post([handle, label = activity_scope::current()] {
-        activity_scope scope(label);
+    // The label to resume under is the poster's only when posting from this loop's own thread:
+    // another thread's label means nothing here, and its owner may be gone by the time this runs.
+    const auto label = current_loop == this ? activity_scope::current() : std::string_view{};
+    post([handle, label] {
+        const detail::resumption_activity activity(label);
         handle.resume();
     });
 }

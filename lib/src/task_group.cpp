@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "tessera/loop.hpp"
+
 namespace tessera {
 
 // Each child runs inside a small driver coroutine that belongs to the group. When the child
@@ -82,6 +84,8 @@ void task_group::spawn(task<void> child) {
     if (children_) children_->prev_ = &promise;
     children_ = &promise;
     ++running_;
+    // The child runs until its first suspension; any activity label it sets stays with it.
+    const detail::resumption_activity keep(activity_scope::current());
     handle.resume();
 }
 

@@ -2,11 +2,26 @@
 
 #include <uv.h>
 
+#include <cstdint>
+
 #include "loop_impl.hpp"
 
 namespace tessera {
 
 namespace detail {
+
+namespace {
+// Starts `handle` so that it fires no earlier than `duration` from now. libuv measures a timer
+// from the loop's cached clock, which is as old as the loop's last iteration: without the update,
+// a timer started after a stretch of work (or from sync_wait on a loop idle since long ago) fired
+// early, even at once. The cached clock also counts whole milliseconds (truncated), so one more
+// millisecond makes "at least `duration`" hold.
+void start_timer(uv_timer_t* handle, uv_timer_cb callback, std::chrono::milliseconds duration) {
+    uv_update_time(handle->loop);
+    const auto ms = duration.count() <= 0 ? 0 : static_cast<std::uint64_t>(duration.count()) + 1;
+    uv_timer_start(handle, callback, ms, 0);
+}
+}  // namespace
 
 // The uv_timer_t must live until libuv's close callback, which comes after the awaiting
 // coroutine may already be gone; so it lives here, separate from the awaiter, and frees itself.
@@ -21,7 +36,7 @@ struct timer_state {
         auto waiter = std::exchange(self->waiter, {});
         if (!waiter) return;
         self->loop->guarded([&] {
-            activity_scope scope(self->activity);
+            const detail::resumption_activity activity(self->activity);
             waiter.resume();
         });
     }
@@ -46,8 +61,7 @@ void sleep_awaiter::start(std::coroutine_handle<> self, cancellation_state* scop
     timer_->activity = activity_scope::current();
     uv_timer_init(static_cast<uv_loop_t*>(loop.native_handle()), &timer_->handle);
     timer_->handle.data = timer_;
-    uv_timer_start(&timer_->handle, &timer_state::on_fire,
-                   static_cast<std::uint64_t>(duration_.count() < 0 ? 0 : duration_.count()), 0);
+    start_timer(&timer_->handle, &timer_state::on_fire, duration_);
     // Registered last: if the scope is already cancelled this resumes nothing yet (we are still
     // inside await_suspend), it only marks us so the timer fires at once.
     cancel_.register_on(scope, &on_cancel, this);
@@ -87,14 +101,14 @@ task<void> run_with_deadline(task<void> work, std::chrono::milliseconds limit,
     } timer{.ctx = {&scope, &timed_out}};
     uv_timer_init(current_uv_loop(), timer.handle);
     timer.handle->data = &timer.ctx;
-    uv_timer_start(
+    start_timer(
         timer.handle,
         [](uv_timer_t* h) {
             auto* ctx = static_cast<deadline::context*>(h->data);
             *ctx->timed_out = true;
             ctx->scope->cancel();
         },
-        static_cast<std::uint64_t>(limit.count() < 0 ? 0 : limit.count()), 0);
+        limit);
     try {
         co_await in_scope(std::move(work), &scope);
     } catch (const operation_cancelled&) {

@@ -45,16 +45,40 @@ void check(std::string_view what) noexcept {
         report(*timing.loop, held, what);
     }
 }
+
+// The same view (not merely equal text): whether `label` is the one a given scope set.
+bool same_view(std::string_view a, std::string_view b) noexcept {
+    return a.data() == b.data() && a.size() == b.size();
+}
 }  // namespace
 
 activity_scope::activity_scope(std::string_view label) noexcept
-    : previous_(std::exchange(current_activity, label)) {}
+    : label_(label), previous_(std::exchange(current_activity, label)) {}
 
 activity_scope::~activity_scope() {
+    // Scopes in coroutine frames do not end in LIFO order: a frame destroyed while suspended
+    // (by its owner, from some other code) ends its scope while another label is in force. That
+    // label is not ours to change: putting back our stale `previous_` would mislabel the running
+    // code, or leave a view into a freed frame behind.
+    if (!same_view(current_activity, label_)) return;
     // Checked here, while the label's owner is certainly alive, so the report can name it.
-    if (timing.loop && !current_activity.empty()) check(current_activity);
+    if (timing.loop && !label_.empty()) check(label_);
     current_activity = previous_;
 }
+
+namespace detail {
+resumption_activity::resumption_activity(std::string_view label) noexcept
+    : label_(label), saved_(std::exchange(current_activity, label)) {}
+
+resumption_activity::~resumption_activity() {
+    // The resumed coroutine may have finished (its frame, and so the owner of `label_`, may be
+    // gone) or suspended with scopes of its own still open. Name it in a report only if its
+    // label is still the one in force, which means its owner is still alive; then always put back
+    // the resumer's label, so nothing set inside the coroutine outlives this resumption.
+    if (timing.loop && !label_.empty() && same_view(current_activity, label_)) check(label_);
+    current_activity = saved_;
+}
+}  // namespace detail
 
 std::string_view activity_scope::current() noexcept { return current_activity; }
 

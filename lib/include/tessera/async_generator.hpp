@@ -53,11 +53,11 @@ public:
         explicit next_awaiter(handle_type handle) noexcept : handle_(handle) {}
         [[nodiscard]] bool await_ready() const noexcept { return !handle_ || handle_.done(); }
         template <class Parent>
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<Parent> parent) noexcept {
+        detail::transfer_result await_suspend(std::coroutine_handle<Parent> parent) noexcept {
             handle_.promise().current_.reset();
             handle_.promise().continuation_ = parent;
             handle_.promise().cancellation_ = ambient_cancellation(parent);
-            return handle_;
+            return detail::transfer_to(handle_, handle_.promise());
         }
         std::optional<T> await_resume() {
             if (!handle_) return std::nullopt;

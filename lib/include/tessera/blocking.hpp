@@ -116,7 +116,13 @@ private:
 
 /// `co_await run_blocking(fn)` runs `fn()` on the libuv thread pool and resumes the awaiting
 /// coroutine on its own loop with `fn`'s result (or exception). The loop keeps serving others
-/// meanwhile. Blocking work cannot be interrupted: cancellation takes effect after it returns.
+/// meanwhile. Blocking work cannot be interrupted: cancellation takes effect after it returns
+/// (at the coroutine's next cancellable await).
+///
+/// g++ 12 destroys a lambda temporary written inside a `co_await` expression twice, so
+/// `co_await run_blocking([name] { ... })` with a capture that has a destructor (a string, a
+/// shared_ptr) double-frees it. Name the lambda first (`auto job = [name] { ... };
+/// co_await run_blocking(std::move(job));`) or capture only pointers and plain values.
 template <class F>
 [[nodiscard]] detail::blocking_awaiter<std::decay_t<F>> run_blocking(F&& fn) {
     return {std::decay_t<F>(std::forward<F>(fn)), nullptr};

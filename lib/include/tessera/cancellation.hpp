@@ -105,11 +105,11 @@ struct scoped_task_awaiter {
     task<T> work_;
     cancellation_state* scope_;
     [[nodiscard]] bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
+    transfer_result await_suspend(std::coroutine_handle<> parent) noexcept {
         auto child = work_.handle();
         child.promise().continuation_ = parent;
         child.promise().cancellation_ = scope_;
-        return child;
+        return transfer_to(child, child.promise());
     }
     T await_resume() { return work_.handle().promise().take_result(); }
 };

@@ -90,7 +90,10 @@ private:
 
 /// What the current thread is doing, for watchdog reports ("GET /slow"). Set for the duration
 /// of a scope; awaiting operations capture the label when they suspend and restore it when they
-/// resume, so a report names the request whose code held the loop.
+/// resume, so a report names the request whose code held the loop. A label set inside a
+/// coroutine is in force only while that coroutine runs: starting or resuming a coroutine puts
+/// back the previous label once it suspends. The label is viewed, not copied: its owner must
+/// outlive the scope.
 class activity_scope {
 public:
     explicit activity_scope(std::string_view label) noexcept;
@@ -102,8 +105,27 @@ public:
     [[nodiscard]] static std::string_view current() noexcept;
 
 private:
+    std::string_view label_;
     std::string_view previous_;
 };
+
+namespace detail {
+/// Runs one start or resumption of a coroutine under `label` (what the coroutine had in force
+/// when it suspended) and afterwards puts back the label of the code that started or resumed
+/// it, whatever scopes the coroutine left open in its suspended frame. Used by everything that
+/// starts or resumes coroutines (timers, blocking work, posts, task_group, drivers).
+class resumption_activity {
+public:
+    explicit resumption_activity(std::string_view label) noexcept;
+    resumption_activity(const resumption_activity&) = delete;
+    resumption_activity& operator=(const resumption_activity&) = delete;
+    ~resumption_activity();
+
+private:
+    std::string_view label_;
+    std::string_view saved_;
+};
+}  // namespace detail
 
 /// Returns the calling thread's loop, creating one with default options if there is none yet.
 /// Used by `sync_wait` and the in-memory transport; a server creates its loops explicitly.

@@ -26,6 +26,9 @@ void deallocate_frame(void* frame, std::size_t size) noexcept;
 struct promise_base {
     std::coroutine_handle<> continuation_{};
     cancellation_state* cancellation_ = nullptr;
+    /// Where this coroutine stands with an awaiter that runs it inline (see `detail::transfer_to`).
+    enum class inline_run : unsigned char { no, running, finished };
+    inline_run inline_ = inline_run::no;
 
     static void* operator new(std::size_t size) { return detail::allocate_frame(size); }
     static void operator delete(void* frame, std::size_t size) noexcept {
@@ -33,12 +36,19 @@ struct promise_base {
     }
 
     /// Resumes the awaiting coroutine by symmetric transfer, so chains of any depth use
-    /// constant stack.
+    /// constant stack. (Also what an `async_generator` does at each `co_yield`.)
     struct final_awaiter {
         [[nodiscard]] bool await_ready() const noexcept { return false; }
         template <class Promise>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
-            auto next = self.promise().continuation_;
+            auto& promise = self.promise();
+            if (promise.inline_ == inline_run::running) {
+                // The awaiter is still inside its await_suspend, running us inline: it sees
+                // this and continues the awaiting coroutine itself, on its own stack frame.
+                promise.inline_ = inline_run::finished;
+                return std::noop_coroutine();
+            }
+            auto next = promise.continuation_;
             return next ? next : std::noop_coroutine();
         }
         void await_resume() const noexcept {}
@@ -60,6 +70,48 @@ cancellation_state* ambient_cancellation(std::coroutine_handle<Parent> parent) n
 
 template <class T = void>
 class task;
+
+// Symmetric transfer (await_suspend returning the next coroutine's handle) keeps the stack
+// constant only if the compiler makes that resumption a tail call. Clang always does; GCC does
+// only with sibling-call optimisation (-O2, -O3, -Os) and never under Address- or
+// ThreadSanitizer, whose instrumentation prevents it. Without the tail call every await of a
+// task that completes synchronously adds stack frames, and a loop of a million such awaits
+// overflowed the stack (regression tests in tests/lib/task_test.cpp). So where the tail call is
+// not guaranteed, awaiters run the awaited coroutine inline and, when it finishes (or yields)
+// before returning, continue without suspending: sequential awaits use constant stack and only
+// nesting depth costs stack. (GCC's -O1 and -Og cannot be told apart from -O2 by the
+// preprocessor; they keep symmetric transfer without a guaranteed tail call.)
+#if defined(__clang__)
+#define TESSERA_TAIL_CALL_TRANSFER 1
+#elif defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_HWADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define TESSERA_TAIL_CALL_TRANSFER 1
+#else
+#define TESSERA_TAIL_CALL_TRANSFER 0
+#endif
+
+namespace detail {
+#if TESSERA_TAIL_CALL_TRANSFER
+using transfer_result = std::coroutine_handle<>;
+/// Hands control from an awaiting coroutine to `next` (whose promise is `promise`); the value
+/// is what the awaiter's await_suspend returns.
+inline transfer_result transfer_to(std::coroutine_handle<> next, promise_base&) noexcept {
+    return next;
+}
+#else
+using transfer_result = bool;
+inline transfer_result transfer_to(std::coroutine_handle<> next, promise_base& promise) noexcept {
+    promise.inline_ = promise_base::inline_run::running;
+    next.resume();
+    // Either `next` reached its final (or yield) point while we were still here, and the
+    // awaiting coroutine continues at once (false: do not stay suspended); or it suspended
+    // somewhere, and its final_awaiter will resume the awaiting coroutine later.
+    const bool finished = promise.inline_ == promise_base::inline_run::finished;
+    promise.inline_ = promise_base::inline_run::no;
+    return !finished;
+}
+#endif
+}  // namespace detail
 
 namespace detail {
 template <class T>
@@ -125,10 +177,10 @@ public:
         handle_type handle_;
         [[nodiscard]] bool await_ready() const noexcept { return false; }
         template <class Parent>
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<Parent> parent) noexcept {
+        detail::transfer_result await_suspend(std::coroutine_handle<Parent> parent) noexcept {
             handle_.promise().continuation_ = parent;
             handle_.promise().cancellation_ = ambient_cancellation(parent);
-            return handle_;
+            return detail::transfer_to(handle_, handle_.promise());
         }
         T await_resume() { return handle_.promise().take_result(); }
     };

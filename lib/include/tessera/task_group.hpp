@@ -23,7 +23,9 @@ public:
     task_group& operator=(const task_group&) = delete;
     ~task_group();
 
-    /// Starts `child` at once (it runs until its first suspension before `spawn` returns).
+    /// Starts `child` at once (it runs until its first suspension before `spawn` returns). The
+    /// child runs under the spawner's activity label unless it sets its own; labels are views, so
+    /// a child of a group that outlives its spawner should set its own (see `activity_scope`).
     void spawn(task<void> child);
     /// Cancels every running child. `join()` then returns normally once they have unwound
     /// (unless a child failed with an error of its own, which it rethrows).

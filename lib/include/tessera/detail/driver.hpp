@@ -6,6 +6,7 @@
 #include <exception>
 #include <utility>
 
+#include "tessera/loop.hpp"
 #include "tessera/task.hpp"
 
 namespace tessera::detail {
@@ -33,8 +34,11 @@ public:
         if (handle_) handle_.destroy();
     }
 
-    /// Runs the body until its first suspension.
-    void start() { handle_.resume(); }
+    /// Runs the body until its first suspension; an activity label the body sets stays with it.
+    void start() {
+        const resumption_activity keep(activity_scope::current());
+        handle_.resume();
+    }
     [[nodiscard]] bool done() const noexcept { return !handle_ || handle_.done(); }
 
 private:
