@@ -86,6 +86,7 @@ task<std::optional<std::string>> request::next_chunk() {
     for (;;) {
         event e = co_await receive_();
         if (auto* piece = std::get_if<http::request>(&e)) {
+            read_from_receive_ = true;
             body_complete_ = !piece->more_body;
             co_return std::move(piece->body);
         }
@@ -118,7 +119,9 @@ async_generator<std::string> request::stream() {
         if (!cached->bytes.empty()) co_yield std::string(cached->bytes);
         co_return;
     }
-    if (stream_consumed_) throw std::logic_error("request::stream: the stream was already consumed");
+    if (stream_consumed_) {
+        throw std::logic_error("request::stream: the stream was already consumed");
+    }
     stream_consumed_ = true;
     while (auto chunk = co_await next_chunk()) {
         if (!chunk->empty()) co_yield std::move(*chunk);
@@ -141,6 +144,7 @@ task<bool> request::is_disconnected() {
     try {
         event e = co_await with_timeout(receive_(), std::chrono::milliseconds(0));
         if (auto* piece = std::get_if<http::request>(&e)) {
+            read_from_receive_ = true;
             pending_chunk_ = std::move(piece->body);
             pending_more_ = piece->more_body;
         } else if (std::holds_alternative<http::disconnect>(e)) {
@@ -152,7 +156,19 @@ task<bool> request::is_disconnected() {
 }
 
 task<event> request::replay_next() {
-    if (!replayed_) {
+    // A chunk is_disconnected() took from the transport and nobody consumed: it is the inner
+    // app's now (it used to be lost, leaving the inner app waiting for a body already taken).
+    if (pending_chunk_) {
+        http::request piece{std::move(*pending_chunk_), pending_more_};
+        pending_chunk_.reset();
+        body_complete_ = !piece.more_body;
+        co_return piece;
+    }
+    // Only a body this request read through its own receive is replayed. A body cached by
+    // another request over the same scope came through that request's receive, which replays
+    // it itself if it was handed inward; replaying it here too made nested body readers
+    // deliver it twice.
+    if (!replayed_ && read_from_receive_) {
         if (auto* cached = scope_->extensions.find<received_body>()) {
             replayed_ = true;
             co_return http::request{cached->bytes, false};

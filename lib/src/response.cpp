@@ -34,6 +34,7 @@ response::response(std::shared_ptr<stream_source> stream, int status, tessera::h
 void response::init_headers(tessera::headers extra, std::string_view media_type,
                             bool fixed_body) {
     headers_ = std::move(extra);
+    headers_.reserve(headers_.size() + 2);  // content-length and content-type, one allocation
     if (fixed_body && status_allows_body(status_) && !headers_.contains("content-length")) {
         char digits[24];
         auto [end, ec] = std::to_chars(digits, digits + sizeof digits, body_.size());

@@ -1,3 +1,4 @@
+#include <exception>
 #include <memory>
 
 #include "tessera/cancellation.hpp"
@@ -41,6 +42,7 @@ task<void> response::send_stream(scope&, receive r, send sd) const {
     stream_->consumed = true;
     co_await sd(http::response_start{status_, headers_});
     bool client_left = false;
+    std::exception_ptr failure;
     {
         task_group group;
         group.spawn(pump(stream_->chunks, sd, group));
@@ -49,8 +51,15 @@ task<void> response::send_stream(scope&, receive r, send sd) const {
             co_await group.join();
         } catch (const client_disconnected&) {
             client_left = true;
+        } catch (...) {
+            failure = std::current_exception();
         }
     }
+    // The stream is spent: destroy the generator now. A body suspended at its co_yield (an
+    // endless stream the client left) otherwise kept its locals — a subscription, a cursor —
+    // alive for as long as the response object lived.
+    stream_->chunks = {};
+    if (failure) std::rethrow_exception(failure);
     if (client_left) throw client_disconnected();
 }
 

@@ -113,6 +113,45 @@ private:
     bool cancelled_ = false;
 };
 
+[[noreturn]] void throw_too_large(const http_session& s);
+
+// The name and value a Set-Cookie field sets. The value is unquoted the way the server's cookie
+// parser unquotes it (`"a\073b"` is `a;b`); merely stripping the quotes, as before, left the
+// escapes in and broke the round trip of values with `;`, `"`, `\` or non-ASCII bytes.
+std::optional<std::pair<std::string, std::string>> set_cookie_pair(std::string_view field) {
+    const auto first = field.substr(0, field.find(';'));
+    if (first.find('=') == std::string_view::npos) return std::nullopt;
+    auto parsed = parse_cookie_header(first);
+    if (parsed.size() != 1 || parsed.front().first.empty()) return std::nullopt;
+    return std::move(parsed.front());
+}
+
+// Whether a Set-Cookie field expires its cookie now: Max-Age <= 0 or an expiry at the epoch (as
+// delete_cookie writes). Only the attributes are looked at, never the value.
+bool set_cookie_expires_now(std::string_view field) {
+    const auto semicolon = field.find(';');
+    if (semicolon == std::string_view::npos) return false;
+    const std::string attributes = to_lower_ascii(field.substr(semicolon));
+    if (attributes.find("expires=thu, 01 jan 1970") != std::string::npos) return true;
+    const auto max_age = attributes.find("max-age=");
+    if (max_age == std::string::npos) return false;
+    const auto digits = std::string_view(attributes).substr(max_age + 8);
+    return digits.starts_with('-') || digits.starts_with("0;") || digits == "0";
+}
+
+// `name=value` for a Cookie header, the value quoted as a Set-Cookie would quote it, so the
+// server's parser gives back exactly the jar's bytes.
+std::string cookie_pair(std::string_view name, std::string_view value) {
+    try {
+        return set_cookie_header_value(name, value, {.path = {}, .samesite = std::nullopt});
+    } catch (const std::invalid_argument&) {
+        // A name set_cookie would refuse (the test put it in the jar): send it as it is.
+        std::string out(name);
+        out.append("=").append(value);
+        return out;
+    }
+}
+
 std::string read_file_range(const http::response_file& file) {
     std::ifstream in(file.path, std::ios::binary);
     if (!in) throw std::runtime_error("test_client: cannot open " + file.path);
@@ -147,6 +186,7 @@ struct http_session {
     bool client_gone = false;
     bool app_done = false;
     bool continue_sent = false;
+    bool exceeded_max_bytes = false;  // the client hung up on a response over max_bytes
     std::exception_ptr app_error;
     std::optional<std::string> exchange_problem;
 
@@ -176,6 +216,9 @@ struct http_session {
     detail::driver runner;
 
     task<event> next_event() {
+        // Once the client has gone the rest of its body never comes (it used to be delivered
+        // anyway to an app reading a chunked body after a disconnect).
+        if (client_gone) co_return http::disconnect{};
         if (!body_delivered) {
             if (exchange->take_continue_due()) continue_sent = true;
             const std::size_t remaining = body.size() - body_offset;
@@ -214,6 +257,7 @@ struct http_session {
             case exchange_output::kind::nothing: break;
         }
         if (received.size() > max_bytes) {
+            exceeded_max_bytes = true;
             disconnect();
             throw client_disconnected("test_client: the response exceeded max_response_bytes");
         }
@@ -277,6 +321,14 @@ struct http_session {
     }
 };
 
+namespace {
+[[noreturn]] void throw_too_large(const http_session& s) {
+    throw std::runtime_error("test_client: the response to " + s.method + " " + s.url.str() +
+                             " exceeded max_response_bytes (" + std::to_string(s.max_bytes) +
+                             ")");
+}
+}  // namespace
+
 // ---- test_response -----------------------------------------------------------------------
 
 json test_response::json() const { return parse_json(content); }
@@ -288,14 +340,7 @@ bool test_response::is_redirect() const noexcept {
 cookie_list test_response::cookies() const {
     cookie_list out;
     for (const auto& value : headers.get_all("set-cookie")) {
-        const auto first = value.substr(0, value.find(';'));
-        const auto eq = first.find('=');
-        if (eq == std::string_view::npos) continue;
-        auto cookie_value = first.substr(eq + 1);
-        if (cookie_value.size() >= 2 && cookie_value.front() == '"' && cookie_value.back() == '"') {
-            cookie_value = cookie_value.substr(1, cookie_value.size() - 2);
-        }
-        out.emplace_back(std::string(first.substr(0, eq)), std::string(cookie_value));
+        if (auto cookie = set_cookie_pair(value)) out.push_back(std::move(*cookie));
     }
     return out;
 }
@@ -323,12 +368,14 @@ test_stream::~test_stream() {
 int test_stream::status() const noexcept { return session_->status; }
 const headers& test_stream::headers() const noexcept { return session_->response_headers; }
 
-std::optional<std::string> test_stream::next_chunk(std::optional<std::chrono::milliseconds> timeout) {
+std::optional<std::string> test_stream::next_chunk(
+    std::optional<std::chrono::milliseconds> timeout) {
     auto& s = *session_;
     const bool ready = s.drive(
         [&] { return !s.received.empty() || s.response_complete || s.app_done; },
         timeout.value_or(s.timeout));
     if (!ready) throw test_timeout("test_stream: no body arrived within the timeout");
+    if (s.exceeded_max_bytes) throw_too_large(s);
     if (!s.received.empty()) {
         s.wake_sender();
         return std::exchange(s.received, {});
@@ -412,6 +459,7 @@ struct lifespan_run {
     }
 
     void shut_down() {
+        if (started && app_done) report_crash();
         if (stopped || app_done || !started) return;
         shutdown_requested = true;
         if (auto w = std::exchange(waiter, {})) transport_waker.wake(w);
@@ -419,6 +467,19 @@ struct lifespan_run {
             transport_waker.drive([this] { return stopped || app_done || failure; }, timeout);
         if (!finished) throw test_timeout("lifespan shutdown did not complete in time");
         if (failure) throw lifespan_error(*failure);
+        report_crash();
+    }
+    // An app that raised after a successful startup (before or during shutdown) failed its
+    // lifespan; this used to pass silently.
+    void report_crash() const {
+        if (stopped || !app_error) return;
+        try {
+            std::rethrow_exception(app_error);
+        } catch (const std::exception& error) {
+            throw lifespan_error(std::string("the lifespan raised: ") + error.what());
+        } catch (...) {
+            throw lifespan_error("the lifespan raised");
+        }
     }
     ~lifespan_run() {
         if (!app_done) transport_waker.forget(waiter);
@@ -486,9 +547,12 @@ std::unique_ptr<http_session> test_client::start(std::string_view method,
     s.method = std::string(method);
     s.scheme = std::string(target.scheme());
     std::string raw_path(target.path().empty() ? "/" : target.path());
-    if (!options_.root_path.empty() && !raw_path.starts_with(options_.root_path)) {
-        raw_path = options_.root_path + raw_path;
-    }
+    // A path already under root_path keeps it; "/apiary" is not under "/api" (a segment
+    // boundary must follow the prefix).
+    const std::string& root = options_.root_path;
+    const bool under_root = raw_path.starts_with(root) &&
+                            (raw_path.size() == root.size() || raw_path[root.size()] == '/');
+    if (!root.empty() && !under_root) raw_path = root + raw_path;
     s.raw_path = raw_path;
     s.path = percent_decode(raw_path);
     s.root_path = options_.root_path;
@@ -522,13 +586,23 @@ std::unique_ptr<http_session> test_client::start(std::string_view method,
     tessera::headers h;
     std::string host(target.netloc());
     if (const auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
+    // As httpx: a default port is not written ("https://h:443/" sends "Host: h").
+    if (target.port() && *target.port() == (target.is_secure() ? 443 : 80)) {
+        host.erase(host.rfind(':'));
+    }
     h.append("host", host);
     h.append("accept", "*/*");
     h.append("accept-encoding", "gzip, deflate");
     h.append("connection", "keep-alive");
     h.append("user-agent", "testclient");
-    for (const auto& field : options_.headers) h.set(field.name, field.value);
-    for (const auto& field : opts.headers) h.set(field.name, field.value);
+    // A name given by the client's or the request's headers replaces the earlier fields of that
+    // name, but repeated fields given together are all sent (set() kept only the last one).
+    auto override_with = [&h](const tessera::headers& given) {
+        for (const auto name : given.keys()) h.remove(name);
+        for (const auto& field : given) h.append(field.name, field.value);
+    };
+    override_with(options_.headers);
+    override_with(opts.headers);
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
         if (!h.contains("content-length") && !h.contains("transfer-encoding")) {
             h.set("content-length", std::to_string(body.size()));
@@ -538,7 +612,7 @@ std::unique_ptr<http_session> test_client::start(std::string_view method,
     std::string cookie_header;
     auto add_cookie = [&](std::string_view name, std::string_view value) {
         if (!cookie_header.empty()) cookie_header += "; ";
-        cookie_header.append(name).append("=").append(value);
+        cookie_header += cookie_pair(name, value);
     };
     for (const auto& [name, value] : jar_) {
         bool overridden = false;
@@ -572,6 +646,8 @@ test_response test_client::finish(http_session& s) {
                            " did not complete within " + std::to_string(s.timeout.count()) +
                            " ms");
     }
+    // A truncated response must not pass for a complete one (it used to come back as a 200).
+    if (s.exceeded_max_bytes) throw_too_large(s);
     if (s.app_error) {
         bool ours = false;  // a disconnect we caused (response too large) is not the app's fault
         try {
@@ -604,43 +680,81 @@ test_response test_client::finish(http_session& s) {
 
 void test_client::store_cookies(const tessera::headers& response_headers) {
     for (const auto& value : response_headers.get_all("set-cookie")) {
-        const auto first = value.substr(0, value.find(';'));
-        const auto eq = first.find('=');
-        if (eq == std::string_view::npos) continue;
-        std::string name(first.substr(0, eq));
-        std::string cookie_value(first.substr(eq + 1));
-        if (cookie_value.size() >= 2 && cookie_value.front() == '"' && cookie_value.back() == '"') {
-            cookie_value = cookie_value.substr(1, cookie_value.size() - 2);
-        }
-        const std::string lower = to_lower_ascii(value);
-        const bool expired = lower.find("max-age=0") != std::string::npos ||
-                             lower.find("expires=thu, 01 jan 1970") != std::string::npos;
-        std::erase_if(jar_, [&](const auto& item) { return item.first == name; });
-        if (!expired) jar_.emplace_back(std::move(name), std::move(cookie_value));
+        auto cookie = set_cookie_pair(value);
+        if (!cookie) continue;
+        std::erase_if(jar_, [&](const auto& item) { return item.first == cookie->first; });
+        if (!set_cookie_expires_now(value)) jar_.push_back(std::move(*cookie));
     }
 }
 
 namespace {
+// RFC 3986 §5.2.4: drops "." and ".." segments from an absolute path.
+std::string remove_dot_segments(std::string_view path) {
+    std::vector<std::string_view> segments;
+    std::size_t pos = path.starts_with('/') ? 1 : 0;
+    for (;;) {
+        auto end = path.find('/', pos);
+        const bool last = end == std::string_view::npos;
+        if (last) end = path.size();
+        const auto segment = path.substr(pos, end - pos);
+        if (segment == "..") {
+            if (!segments.empty()) segments.pop_back();
+        } else if (segment != ".") {
+            segments.push_back(segment);
+        }
+        if (last) {
+            // "/a/.." and "/a/." name the directory: keep its trailing slash.
+            if (segment == "." || segment == "..") segments.emplace_back();
+            break;
+        }
+        pos = end + 1;
+    }
+    std::string out;
+    for (const auto segment : segments) out.append("/").append(segment);
+    return out.empty() ? "/" : out;
+}
+
+// Whether `target` starts with a scheme ("http:", "https:"): a ':' before any '/', '?' or '#'.
+bool has_scheme(std::string_view target) noexcept {
+    const auto colon = target.find(':');
+    return colon != std::string_view::npos && colon > 0 &&
+           colon < target.find_first_of("/?#");
+}
+
+// Resolves `target` against `base` as a browser (and httpx) resolves a link or a Location:
+// absolute URLs as they are, "//host/..." with the base's scheme, "/path", "?query" and
+// "relative/path" against the base, dot segments removed. The fragment is dropped.
 tessera::url resolve(const tessera::url& base, std::string_view target,
                      const std::vector<std::pair<std::string, std::string>>& params) {
+    target = target.substr(0, target.find('#'));
     tessera::url result;
-    if (target.find("://") != std::string_view::npos) {
+    if (has_scheme(target)) {
         result = tessera::url(target);
-    } else if (!target.empty() && target.front() == '/') {
+    } else if (target.starts_with("//")) {
+        result = tessera::url(std::string(base.scheme()) + ":" + std::string(target));
+    } else {
         const auto query_at = target.find('?');
         const auto path = target.substr(0, query_at);
-        const auto query =
-            query_at == std::string_view::npos ? std::string_view{} : target.substr(query_at + 1);
+        std::string query(query_at == std::string_view::npos ? std::string_view{}
+                                                             : target.substr(query_at + 1));
+        std::string full_path;
+        if (path.empty()) {
+            // "?q" (or an empty reference) keeps the base path; an empty one the base query too.
+            full_path = base.path().empty() ? "/" : std::string(base.path());
+            if (query_at == std::string_view::npos) query = std::string(base.query());
+        } else if (path.front() == '/') {
+            full_path = remove_dot_segments(path);
+        } else {
+            // Relative to the base path's directory.
+            std::string directory(base.path());
+            directory.erase(directory.rfind('/') + 1);
+            if (directory.empty()) directory = "/";
+            full_path = remove_dot_segments(directory + std::string(path));
+        }
         std::string text(base.scheme());
-        text.append("://").append(base.netloc()).append(path);
+        text.append("://").append(base.netloc()).append(full_path);
         if (!query.empty()) text.append("?").append(query);
         result = tessera::url(text);
-    } else {
-        // Relative to the base path's directory, as a browser resolves it.
-        std::string base_path(base.path());
-        base_path.erase(base_path.rfind('/') + 1);
-        if (base_path.empty()) base_path = "/";
-        return resolve(base, base_path + std::string(target), params);
     }
     for (const auto& [key, value] : params) {
         std::string query(result.query());
@@ -699,10 +813,16 @@ test_stream test_client::stream(std::string_view method, std::string_view target
     }
     if (!s.head_seen) {
         if (s.app_error && options_.raise_server_exceptions) std::rethrow_exception(s.app_error);
+        // As request() does: an app that returned without responding is the app's bug.
+        if (s.exchange_problem && options_.raise_server_exceptions) {
+            throw protocol_error(*s.exchange_problem);
+        }
         s.status = 500;
         s.response_headers = tessera::headers{{"content-type", "text/plain; charset=utf-8"}};
         s.received = "Internal Server Error";
         s.response_complete = true;
+    } else {
+        store_cookies(s.response_headers);  // as request() does: streamed responses set cookies too
     }
     return test_stream(std::move(session));
 }

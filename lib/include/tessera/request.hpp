@@ -65,8 +65,9 @@ public:
     /// chunk seen while looking is kept for `body()`/`stream()`.
     [[nodiscard]] task<bool> is_disconnected();
 
-    /// A `receive` for an inner app that replays the body this request consumed (if any) before
-    /// forwarding to the original: wrap with it when a middleware has read the body.
+    /// A `receive` for an inner app that replays the body this request consumed through its own
+    /// `receive` (if any; a chunk `is_disconnected()` set aside included) before forwarding to
+    /// the original: wrap with it when a middleware has read the body.
     [[nodiscard]] tessera::receive receive() noexcept { return replay_; }
 
 private:
@@ -84,6 +85,7 @@ private:
     bool stream_consumed_ = false;
     bool disconnected_ = false;
     bool replayed_ = false;
+    bool read_from_receive_ = false;  // body bytes came through this request's own receive
     struct replay_fn {
         request* self;
         task<event> operator()() const { return self->replay_next(); }

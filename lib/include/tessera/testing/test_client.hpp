@@ -14,6 +14,7 @@
 #include "tessera/app.hpp"
 #include "tessera/cookies.hpp"
 #include "tessera/headers.hpp"
+#include "tessera/http_exchange.hpp"  // protocol_error, which requests re-raise
 #include "tessera/json.hpp"
 #include "tessera/url.hpp"
 
@@ -26,7 +27,9 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-/// The app's lifespan startup failed (it sent `lifespan.startup.failed`, or raised).
+/// The app's lifespan failed: it sent `lifespan.startup.failed` or `lifespan.shutdown.failed`, or
+/// raised after a successful startup. (Raising before answering startup means the app does not
+/// speak lifespan, which is tolerated.)
 class lifespan_error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -47,12 +50,15 @@ struct client_options {
     /// The bound on every wait: a request that has not completed, or a stream chunk that has not
     /// arrived, after this long raises `test_timeout`.
     std::chrono::milliseconds timeout{10000};
-    /// The most response body one request may buffer (protects tests from infinite streams).
+    /// The most response body one request may buffer (protects tests from infinite streams);
+    /// a larger response raises std::runtime_error rather than coming back truncated.
     std::size_t max_response_bytes = std::size_t{256} << 20;
 };
 
 /// A request's options, all optional: `client.post("/items", {.json = {{"id", 1}}})`.
 struct request_options {
+    /// Each name given here replaces the client's and the default fields of that name; repeated
+    /// fields are all sent, in order.
     tessera::headers headers;
     /// Appended to the URL's query.
     std::vector<std::pair<std::string, std::string>> params;

@@ -1,0 +1,302 @@
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tessera/response.hpp"
+#include "tessera/testing/test_client.hpp"
+
+using namespace tessera;
+using tessera::testing::client_options;
+using tessera::testing::test_client;
+
+namespace {
+std::size_t count_fields(const headers& h, std::string_view name) { return h.get_all(name).size(); }
+
+task<void> record(std::vector<std::string>& log, std::string entry) {
+    log.push_back(std::move(entry));
+    co_return;
+}
+
+// Wraps an app's `send` to log what the transport accepted: an entry is written only once the
+// transport's send call has returned.
+struct transport_spy {
+    any_app inner;
+    std::vector<std::string>* log;
+
+    struct spying_send {
+        send downstream;
+        std::vector<std::string>* log;
+        task<void> operator()(event e) const { return forward(downstream, std::move(e), log); }
+        static task<void> forward(send downstream, event e, std::vector<std::string>* log) {
+            std::string entry;
+            if (std::holds_alternative<http::response_start>(e)) {
+                entry = "transport took the start";
+            } else if (const auto* b = std::get_if<http::response_body>(&e)) {
+                entry =
+                    b->more_body ? "transport took a body chunk" : "transport took the final body";
+            }
+            co_await downstream(std::move(e));
+            log->push_back(entry);
+        }
+    };
+
+    task<void> operator()(scope& s, receive r, send sd) const {
+        spying_send spy{sd, log};
+        co_await inner(s, r, send(spy));
+        log->push_back("app returned");
+    }
+};
+}  // namespace
+
+TEST_CASE("a fixed body gets a content-length and the media type as content-type") {
+    const response resp("abc", 201, {}, "application/octet-stream");
+    CHECK(resp.status() == 201);
+    CHECK(resp.body() == "abc");
+    CHECK(resp.headers().get("content-length") == "3");
+    CHECK(resp.headers().get("content-type") == "application/octet-stream");
+
+    test_client client{resp};
+    const auto r = client.get("/");
+    CHECK(r.status == 201);
+    CHECK(r.content == "abc");
+    CHECK(r.headers.get("content-length") == "3");
+    CHECK(r.headers.get("content-type") == "application/octet-stream");
+}
+
+TEST_CASE("an empty default response still declares a zero content-length and no content-type") {
+    test_client client{response{}};
+    const auto r = client.get("/");
+    CHECK(r.status == 200);
+    CHECK(r.content.empty());
+    CHECK(r.headers.get("content-length") == "0");
+    CHECK_FALSE(r.headers.contains("content-type"));
+}
+
+TEST_CASE("text media types get charset utf-8 unless they name a charset") {
+    CHECK(response("x", 200, {}, "text/csv").headers().get("content-type") ==
+          "text/csv; charset=utf-8");
+    CHECK(response("x", 200, {}, "text/csv; charset=latin-1").headers().get("content-type") ==
+          "text/csv; charset=latin-1");
+    CHECK(response("x", 200, {}, "text/csv; Charset=ascii").headers().get("content-type") ==
+          "text/csv; Charset=ascii");
+    CHECK(response("x", 200, {}, "application/xml").headers().get("content-type") ==
+          "application/xml");
+}
+
+TEST_CASE("statuses without a body get no content-length") {
+    for (const int status : {100, 101, 204, 304}) {
+        CAPTURE(status);
+        const response resp("", status);
+        CHECK_FALSE(resp.headers().contains("content-length"));
+    }
+    // 205 and 4xx/5xx statuses carry content.
+    CHECK(response("", 205).headers().get("content-length") == "0");
+    CHECK(response("gone", 410).headers().get("content-length") == "4");
+
+    test_client client{response("", 204)};
+    const auto r = client.get("/");
+    CHECK(r.status == 204);
+    CHECK(r.content.empty());
+    CHECK_FALSE(r.headers.contains("content-length"));
+}
+
+TEST_CASE("a content-length set by the caller is kept and not duplicated") {
+    const response resp("abc", 200, {{"Content-Length", "3"}});
+    CHECK(count_fields(resp.headers(), "content-length") == 1);
+    CHECK(resp.headers().get("content-length") == "3");
+}
+
+TEST_CASE("the caller's content-type wins over the media type, untouched") {
+    const plain_text_response resp("# title", 200, {{"Content-Type", "text/markdown"}});
+    CHECK(count_fields(resp.headers(), "content-type") == 1);
+    CHECK(resp.headers().get("content-type") == "text/markdown");
+}
+
+TEST_CASE("the caller's headers come first, in order, then the computed ones") {
+    const plain_text_response resp("hi", 200, {{"X-One", "1"}, {"x-two", "2"}, {"x-one", "3"}});
+    const std::vector<header_field> expected{{"x-one", "1"},
+                                             {"x-two", "2"},
+                                             {"x-one", "3"},
+                                             {"content-length", "2"},
+                                             {"content-type", "text/plain; charset=utf-8"}};
+    CHECK(resp.headers().fields() == expected);
+}
+
+TEST_CASE("plain text and HTML responses carry their media type with charset utf-8") {
+    test_client text{plain_text_response("hi")};
+    const auto t = text.get("/");
+    CHECK(t.text() == "hi");
+    CHECK(t.headers.get("content-type") == "text/plain; charset=utf-8");
+    CHECK(t.headers.get("content-length") == "2");
+
+    test_client html{html_response("<p>h\xC3\xA9</p>", 404)};
+    const auto h = html.get("/");
+    CHECK(h.status == 404);
+    CHECK(h.text() == "<p>h\xC3\xA9</p>");
+    CHECK(h.headers.get("content-type") == "text/html; charset=utf-8");
+    CHECK(h.headers.get("content-length") == "10");
+}
+
+TEST_CASE("a JSON response is compact, raw UTF-8, and application/json without a charset") {
+    const json content = {{"message", "h\xC3\xA9llo \xE2\x9C\x93"},
+                          {"list", json::array({1, 2.5, nullptr, true})},
+                          {"nested", {{"a", "\"q\""}}}};
+    test_client client{json_response(content)};
+    const auto r = client.get("/");
+    const std::string expected =
+        "{\"message\":\"h\xC3\xA9llo \xE2\x9C\x93\",\"list\":[1,2.5,null,true],"
+        "\"nested\":{\"a\":\"\\\"q\\\"\"}}";
+    CHECK(r.content == expected);
+    CHECK(r.headers.get("content-type") == "application/json");
+    CHECK(r.headers.get("content-length") == std::to_string(expected.size()));
+    CHECK(r.json() == content);
+}
+
+TEST_CASE("a JSON response rejects NaN and infinities at construction") {
+    CHECK_THROWS_AS(json_response(json(std::nan(""))), json_value_error);
+    CHECK_THROWS_AS(json_response(json{{"x", std::numeric_limits<double>::infinity()}}),
+                    json_value_error);
+    CHECK_THROWS_AS(json_response(json::array({1, -std::numeric_limits<double>::infinity()})),
+                    json_value_error);
+}
+
+TEST_CASE("a JSON response can wrap text that is already serialised") {
+    const auto resp = json_response::from_serialised("[1,2]", 202);
+    CHECK(resp.status() == 202);
+    CHECK(resp.body() == "[1,2]");
+    CHECK(resp.headers().get("content-type") == "application/json");
+    CHECK(resp.headers().get("content-length") == "5");
+}
+
+TEST_CASE("a redirect is a 307 with a location and an empty body by default") {
+    test_client client{redirect_response("/elsewhere"), client_options{.follow_redirects = false}};
+    const auto r = client.get("/");
+    CHECK(r.status == 307);
+    CHECK(r.headers.get("location") == "/elsewhere");
+    CHECK(r.headers.get("content-length") == "0");
+    CHECK(r.content.empty());
+    CHECK(r.is_redirect());
+}
+
+TEST_CASE("a redirect takes a custom status and extra headers") {
+    const redirect_response resp("https://example.org/", 301, {{"cache-control", "no-store"}});
+    CHECK(resp.status() == 301);
+    CHECK(resp.headers().get("location") == "https://example.org/");
+    CHECK(resp.headers().get("cache-control") == "no-store");
+}
+
+TEST_CASE("a redirect location quotes spaces and non-ASCII but keeps URL delimiters") {
+    CHECK(redirect_response("/a b/caf\xC3\xA9?q=x y").headers().get("location") ==
+          "/a%20b/caf%C3%A9?q=x%20y");
+    const std::string kept = "https://u:p@h:8/p;a,b+c*(d)!$'&e=%41[x]?k=v#frag";
+    CHECK(redirect_response(kept).headers().get("location") == kept);
+    CHECK(redirect_response("/x\"<y>{z}|^`\\").headers().get("location") ==
+          "/x%22%3Cy%3E%7Bz%7D%7C%5E%60%5C");
+}
+
+TEST_CASE("set_cookie writes every attribute in the exact header value") {
+    response resp("ok");
+    resp.set_cookie(
+        "session", "abc123",
+        {.max_age = 600,
+         .expires = std::chrono::sys_days{std::chrono::year{2037} / std::chrono::January / 22},
+         .path = "/app",
+         .domain = "example.org",
+         .secure = true,
+         .httponly = true,
+         .samesite = "strict",
+         .partitioned = true});
+    resp.set_cookie("plain", "v");
+    test_client client{resp};
+    const auto r = client.get("/");
+    const auto values = r.headers.get_all("set-cookie");
+    REQUIRE(values.size() == 2);
+    CHECK(values[0] ==
+          "session=abc123; Domain=example.org; expires=Thu, 22 Jan 2037 00:00:00 GMT; "
+          "HttpOnly; Max-Age=600; Partitioned; Path=/app; SameSite=strict; Secure");
+    CHECK(values[1] == "plain=v; Path=/; SameSite=lax");
+}
+
+TEST_CASE("delete_cookie writes an expired, empty cookie matching the given attributes") {
+    response resp("ok");
+    resp.delete_cookie("session");
+    resp.delete_cookie("other", "/app", "example.org", true, true, std::nullopt);
+    const auto values = resp.headers().get_all("set-cookie");
+    REQUIRE(values.size() == 2);
+    CHECK(values[0] ==
+          "session=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=lax");
+    CHECK(values[1] ==
+          "other=\"\"; Domain=example.org; expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; "
+          "Max-Age=0; Path=/app; Secure");
+}
+
+TEST_CASE("set_cookie rejects a name that would break the header") {
+    response resp("ok");
+    CHECK_THROWS_AS(resp.set_cookie("bad name", "v"), std::invalid_argument);
+    CHECK_THROWS_AS(resp.set_cookie("a", "v", {.path = "/;evil"}), std::invalid_argument);
+    CHECK_FALSE(resp.headers().contains("set-cookie"));
+}
+
+TEST_CASE("background tasks run in order after the transport took the final body") {
+    std::vector<std::string> log;
+    plain_text_response resp("done");
+    resp.add_background([&log] { return record(log, "first background task"); })
+        .add_background([&log] { return record(log, "second background task"); });
+    CHECK(resp.background().size() == 2);
+
+    test_client client{transport_spy{resp, &log}};
+    const auto r = client.get("/");
+    CHECK(r.content == "done");
+    const std::vector<std::string> expected{
+        "transport took the start", "transport took the final body", "first background task",
+        "second background task", "app returned"};
+    CHECK(log == expected);
+}
+
+TEST_CASE("a failing background task does not change the response already sent") {
+    plain_text_response resp("sent");
+    resp.add_background([]() -> task<void> {
+        throw std::runtime_error("background failed");
+        co_return;
+    });
+    test_client raising{resp};
+    CHECK_THROWS_WITH_AS(raising.get("/"), "background failed", std::runtime_error);
+
+    test_client lenient{resp, client_options{.raise_server_exceptions = false}};
+    const auto r = lenient.get("/");
+    CHECK(r.status == 200);
+    CHECK(r.content == "sent");
+}
+
+TEST_CASE("a HEAD request gets the headers with content-length but no body") {
+    test_client client{plain_text_response("hello")};
+    const auto r = client.head("/");
+    CHECK(r.status == 200);
+    CHECK(r.content.empty());
+    CHECK(r.headers.get("content-length") == "5");
+    CHECK(r.headers.get("content-type") == "text/plain; charset=utf-8");
+}
+
+TEST_CASE("a response can be sent any number of times, and copies are independent") {
+    plain_text_response original("again");
+    test_client client{original};
+    CHECK(client.get("/").content == "again");
+    CHECK(client.get("/").content == "again");
+
+    response copy = original;
+    copy.set_cookie("k", "v");
+    copy.set_status(202);
+    CHECK_FALSE(original.headers().contains("set-cookie"));
+    CHECK(original.status() == 200);
+    test_client other{copy};
+    const auto r = other.get("/");
+    CHECK(r.status == 202);
+    CHECK(r.content == "again");
+    CHECK(r.cookies() == cookie_list{{"k", "v"}});
+}
