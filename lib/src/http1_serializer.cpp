@@ -1,0 +1,370 @@
+#include "tessera/http1_serializer.hpp"
+
+#include <array>
+#include <cstring>
+
+#include "tessera/status.hpp"
+
+namespace tessera::http1 {
+
+// The one way into write_batch's owned bytes from outside the class: the head writer measures
+// first and then fills the exact space, instead of appending piece by piece.
+class head_writer {
+public:
+    static char* grow(write_batch& b, std::size_t n) { return b.grow_owned(n); }
+};
+
+namespace {
+
+constexpr std::array<bool, 256> make_token_table() {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        t[static_cast<std::size_t>(c)] =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                std::string_view::npos;
+    }
+    return t;
+}
+constexpr auto token_table = make_token_table();
+
+bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+bool has_token(std::string_view list, std::string_view token) noexcept {
+    while (true) {
+        const std::size_t comma = list.find(',');
+        if (iequals(trim_ows(list.substr(0, comma)), token)) return true;
+        if (comma == std::string_view::npos) return false;
+        list.remove_prefix(comma + 1);
+    }
+}
+
+char* put(char* p, std::string_view s) noexcept {
+    if (s.empty()) return p;  // an empty view may hold a null pointer memcpy must not see
+    std::memcpy(p, s.data(), s.size());
+    return p + s.size();
+}
+
+// Decimal digits of v into a 20-byte buffer, right-aligned; returns the view.
+std::string_view decimal(std::uint64_t v, char (&buf)[20]) noexcept {
+    char* end = buf + sizeof buf;
+    char* p = end;
+    do {
+        *--p = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return {p, static_cast<std::size_t>(end - p)};
+}
+
+}  // namespace
+
+// ---- write_batch -----------------------------------------------------------------------------
+
+char* write_batch::grow_owned(std::size_t n) {
+    const std::size_t at = owned_.size();
+    owned_.resize(at + n);
+    if (first_ < segments_.size() && segments_.back().borrowed == nullptr &&
+        segments_.back().offset + segments_.back().size == at) {
+        segments_.back().size += n;
+    } else {
+        segments_.push_back({nullptr, at, n});
+    }
+    bytes_ += n;
+    return owned_.data() + at;
+}
+
+void write_batch::append_copy(std::string_view bytes) {
+    if (bytes.empty()) return;
+    std::memcpy(grow_owned(bytes.size()), bytes.data(), bytes.size());
+}
+
+void write_batch::append_ref(std::string_view bytes) {
+    if (bytes.empty()) return;
+    if (bytes.size() < copy_below_) {
+        append_copy(bytes);
+        return;
+    }
+    segments_.push_back({bytes.data(), 0, bytes.size()});
+    bytes_ += bytes.size();
+}
+
+std::span<const std::string_view> write_batch::segments() {
+    views_.clear();
+    for (std::size_t i = first_; i < segments_.size(); ++i) {
+        const segment& s = segments_[i];
+        views_.emplace_back(s.borrowed ? s.borrowed : owned_.data() + s.offset, s.size);
+    }
+    return views_;
+}
+
+void write_batch::consume(std::size_t n) noexcept {
+    while (n > 0 && first_ < segments_.size()) {
+        segment& s = segments_[first_];
+        const std::size_t take = n < s.size ? n : s.size;
+        if (s.borrowed) {
+            s.borrowed += take;
+        } else {
+            s.offset += take;
+        }
+        s.size -= take;
+        bytes_ -= take;
+        n -= take;
+        if (s.size == 0) ++first_;
+    }
+    if (bytes_ == 0) clear();
+}
+
+void write_batch::own() {
+    for (std::size_t i = first_; i < segments_.size(); ++i) {
+        segment& s = segments_[i];
+        if (!s.borrowed) continue;
+        // Appended at the end, the copy is no longer next to its neighbours: it stays a segment
+        // of its own, recorded by position like every owned one.
+        const std::size_t at = owned_.size();
+        owned_.append(s.borrowed, s.size);
+        s = {nullptr, at, s.size};
+    }
+}
+
+void write_batch::clear() noexcept {
+    owned_.clear();
+    segments_.clear();
+    views_.clear();
+    first_ = 0;
+    bytes_ = 0;
+}
+
+std::string write_batch::to_string() const {
+    std::string out;
+    out.reserve(bytes_);
+    for (std::size_t i = first_; i < segments_.size(); ++i) {
+        const segment& s = segments_[i];
+        out.append(s.borrowed ? s.borrowed : owned_.data() + s.offset, s.size);
+    }
+    return out;
+}
+
+// ---- heads -----------------------------------------------------------------------------------
+
+bool is_token(std::string_view text) noexcept {
+    if (text.empty()) return false;
+    for (const char c : text) {
+        if (!token_table[static_cast<unsigned char>(c)]) return false;
+    }
+    return true;
+}
+
+bool is_field_value(std::string_view text) noexcept {
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+    }
+    return true;
+}
+
+std::string_view to_string(head_error e) noexcept {
+    switch (e) {
+        case head_error::none: return "no error";
+        case head_error::invalid_status: return "invalid status code";
+        case head_error::invalid_field_name: return "invalid header name";
+        case head_error::invalid_field_value: return "control character in header value";
+    }
+    return "unknown error";
+}
+
+head_error write_response_head(const response_head& h, write_batch& out) {
+    if (h.status < 100 || h.status > 999) return head_error::invalid_status;
+    const bool close_delimited = h.framing == body_framing::close_delimited;
+    const bool keep_alive = h.keep_alive && !close_delimited;
+    // 1xx and 204 responses must not carry Content-Length (RFC 9110 §8.6); HEAD and 304
+    // responses may repeat the length a GET would have had.
+    const bool pass_content_length =
+        h.framing == body_framing::none && h.status >= 200 && h.status != 204;
+
+    // Pass 1: validate and measure, so nothing is written for a rejected head and the bytes
+    // are written into space allocated once.
+    constexpr std::size_t crlf = 2, sep = 2;  // "\r\n", ": "
+    const std::string_view reason = reason_phrase(h.status);
+    std::size_t total = 9 + 3 + 1 + reason.size() + crlf;  // "HTTP/1.1 " code ' ' reason CRLF
+    bool app_date = false, app_server = false, app_close = false, app_keep_alive = false;
+    if (h.fields) {
+        for (const header_field& f : *h.fields) {
+            if (!is_token(f.name)) return head_error::invalid_field_name;
+            if (!is_field_value(f.value)) return head_error::invalid_field_value;
+            const std::string_view name = f.name;
+            if (iequals(name, "transfer-encoding")) continue;
+            if (iequals(name, "content-length") && !pass_content_length) continue;
+            if (iequals(name, "date")) app_date = true;
+            if (iequals(name, "server")) app_server = true;
+            if (iequals(name, "connection")) {
+                app_close = app_close || has_token(f.value, "close");
+                app_keep_alive = app_keep_alive || has_token(f.value, "keep-alive");
+            }
+            total += name.size() + sep + f.value.size() + crlf;
+        }
+    }
+    if (!is_field_value(h.date)) return head_error::invalid_field_value;
+    if (!is_field_value(h.server)) return head_error::invalid_field_value;
+    const bool write_date = !h.date.empty() && !app_date;
+    const bool write_server = !h.server.empty() && !app_server;
+    if (write_date) total += 6 + h.date.size() + crlf;
+    if (write_server) total += 8 + h.server.size() + crlf;
+    char digits[20];
+    std::string_view length_text;
+    if (h.framing == body_framing::content_length) {
+        length_text = decimal(h.content_length, digits);
+        total += 16 + length_text.size() + crlf;
+    } else if (h.framing == body_framing::chunked) {
+        total += 26 + crlf;
+    }
+    std::string_view connection;
+    if (!keep_alive && !app_close) {
+        connection = "connection: close\r\n";
+    } else if (keep_alive && h.http10 && !app_keep_alive) {
+        connection = "connection: keep-alive\r\n";
+    }
+    total += connection.size() + crlf;
+
+    // Pass 2: write.
+    char* p = head_writer::grow(out, total);
+    p = put(p, "HTTP/1.1 ");
+    *p++ = static_cast<char>('0' + h.status / 100);
+    *p++ = static_cast<char>('0' + h.status / 10 % 10);
+    *p++ = static_cast<char>('0' + h.status % 10);
+    *p++ = ' ';
+    p = put(p, reason);
+    p = put(p, "\r\n");
+    if (write_date) {
+        p = put(p, "date: ");
+        p = put(p, h.date);
+        p = put(p, "\r\n");
+    }
+    if (write_server) {
+        p = put(p, "server: ");
+        p = put(p, h.server);
+        p = put(p, "\r\n");
+    }
+    if (h.fields) {
+        for (const header_field& f : *h.fields) {
+            const std::string_view name = f.name;
+            if (iequals(name, "transfer-encoding")) continue;
+            if (iequals(name, "content-length") && !pass_content_length) continue;
+            p = put(p, name);
+            p = put(p, ": ");
+            p = put(p, f.value);
+            p = put(p, "\r\n");
+        }
+    }
+    if (h.framing == body_framing::content_length) {
+        p = put(p, "content-length: ");
+        p = put(p, length_text);
+        p = put(p, "\r\n");
+    } else if (h.framing == body_framing::chunked) {
+        p = put(p, "transfer-encoding: chunked\r\n");
+    }
+    p = put(p, connection);
+    put(p, "\r\n");
+    return head_error::none;
+}
+
+// ---- bodies ----------------------------------------------------------------------------------
+
+chunk_header make_chunk_header(std::uint64_t size) noexcept {
+    static constexpr char hex[] = "0123456789abcdef";
+    chunk_header h{};
+    char tmp[16];
+    int n = 0;
+    do {
+        tmp[n++] = hex[size & 0xf];
+        size >>= 4;
+    } while (size != 0);
+    std::uint8_t k = 0;
+    while (n > 0) h.data[k++] = tmp[--n];
+    h.data[k++] = '\r';
+    h.data[k++] = '\n';
+    h.size = k;
+    return h;
+}
+
+void write_chunk(std::string_view bytes, write_batch& out) {
+    if (bytes.empty()) return;
+    out.append_copy(make_chunk_header(bytes.size()).view());
+    out.append_ref(bytes);
+    out.append_copy("\r\n");
+}
+
+void write_body(body_framing framing, std::string_view bytes, bool last, write_batch& out) {
+    switch (framing) {
+        case body_framing::none: return;
+        case body_framing::content_length:
+        case body_framing::close_delimited: out.append_ref(bytes); return;
+        case body_framing::chunked:
+            write_chunk(bytes, out);
+            if (last) out.append_copy(last_chunk);
+            return;
+    }
+}
+
+// ---- dates -----------------------------------------------------------------------------------
+
+http_date_buffer format_http_date(std::int64_t t) noexcept {
+    // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: what four year digits can hold.
+    constexpr std::int64_t min_t = -62167219200, max_t = 253402300799;
+    t = t < min_t ? min_t : (t > max_t ? max_t : t);
+    std::int64_t days = t / 86400;
+    std::int64_t secs = t % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        --days;
+    }
+    // 1970-01-01 was a Thursday (index 4 from Sunday).
+    const auto weekday = static_cast<int>(((days % 7) + 11) % 7);
+
+    // Days to civil date (Howard Hinnant's algorithm, proleptic Gregorian calendar).
+    const std::int64_t z = days + 719468;
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const auto doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned day = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned month = mp < 10 ? mp + 3 : mp - 9;
+    const auto year = static_cast<unsigned>(static_cast<std::int64_t>(yoe) + era * 400 +
+                                            (month <= 2 ? 1 : 0));
+
+    static constexpr char names[] = "SunMonTueWedThuFriSat";
+    static constexpr char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    http_date_buffer b{};
+    char* p = b.data;
+    const auto two = [&p](unsigned v) {
+        *p++ = static_cast<char>('0' + v / 10);
+        *p++ = static_cast<char>('0' + v % 10);
+    };
+    std::memcpy(p, names + 3 * weekday, 3);
+    p += 3;
+    *p++ = ',';
+    *p++ = ' ';
+    two(day);
+    *p++ = ' ';
+    std::memcpy(p, months + 3 * (month - 1), 3);
+    p += 3;
+    *p++ = ' ';
+    two(year / 100);
+    two(year % 100);
+    *p++ = ' ';
+    two(static_cast<unsigned>(secs / 3600));
+    *p++ = ':';
+    two(static_cast<unsigned>(secs / 60 % 60));
+    *p++ = ':';
+    two(static_cast<unsigned>(secs % 60));
+    std::memcpy(p, " GMT", 4);
+    return b;
+}
+
+}  // namespace tessera::http1

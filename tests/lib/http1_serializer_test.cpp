@@ -1,0 +1,274 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "tessera/http1_serializer.hpp"
+
+using tessera::body_framing;
+using tessera::headers;
+using tessera::http1::head_error;
+using tessera::http1::response_head;
+using tessera::http1::write_batch;
+
+namespace {
+
+std::string head_bytes(const response_head& h) {
+    write_batch out;
+    const head_error e = tessera::http1::write_response_head(h, out);
+    REQUIRE(e == head_error::none);
+    return out.to_string();
+}
+
+head_error head_result(const response_head& h, write_batch& out) {
+    return tessera::http1::write_response_head(h, out);
+}
+
+}  // namespace
+
+TEST_CASE("a Content-Length response head is written byte for byte") {
+    const headers fields{{"Content-Type", "text/plain; charset=utf-8"}, {"X-A", "1"}};
+    response_head h;
+    h.status = 200;
+    h.fields = &fields;
+    h.framing = body_framing::content_length;
+    h.content_length = 13;
+    h.date = "Sun, 06 Nov 1994 08:49:37 GMT";
+    h.server = "tessera";
+    CHECK(head_bytes(h) ==
+          "HTTP/1.1 200 OK\r\n"
+          "date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+          "server: tessera\r\n"
+          "content-type: text/plain; charset=utf-8\r\n"
+          "x-a: 1\r\n"
+          "content-length: 13\r\n"
+          "\r\n");
+}
+
+TEST_CASE("a chunked response is a head, framed chunks and the last chunk") {
+    const headers fields{{"content-type", "text/event-stream"}};
+    response_head h;
+    h.status = 201;
+    h.fields = &fields;
+    h.framing = body_framing::chunked;
+    write_batch out;
+    REQUIRE(tessera::http1::write_response_head(h, out) == head_error::none);
+    tessera::http1::write_body(body_framing::chunked, "hello", false, out);
+    tessera::http1::write_body(body_framing::chunked, "", false, out);
+    tessera::http1::write_body(body_framing::chunked, std::string(300, 'x'), true, out);
+    CHECK(out.to_string() ==
+          "HTTP/1.1 201 Created\r\n"
+          "content-type: text/event-stream\r\n"
+          "transfer-encoding: chunked\r\n"
+          "\r\n"
+          "5\r\nhello\r\n"
+          "12c\r\n" + std::string(300, 'x') + "\r\n"
+          "0\r\n\r\n");
+}
+
+TEST_CASE("the serializer owns the framing fields: the app's are replaced or dropped") {
+    const headers fields{{"Transfer-Encoding", "gzip"}, {"Content-Length", "999"}, {"X", "y"}};
+    response_head h;
+    h.fields = &fields;
+    h.framing = body_framing::content_length;
+    h.content_length = 2;
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\nx: y\r\ncontent-length: 2\r\n\r\n");
+    h.framing = body_framing::chunked;
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\nx: y\r\ntransfer-encoding: chunked\r\n\r\n");
+}
+
+TEST_CASE("HEAD and 304 responses keep the app's Content-Length, 1xx and 204 lose it") {
+    const headers fields{{"content-length", "42"}};
+    response_head h;
+    h.fields = &fields;
+    h.framing = body_framing::none;
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\ncontent-length: 42\r\n\r\n");
+    h.status = 304;
+    CHECK(head_bytes(h) == "HTTP/1.1 304 Not Modified\r\ncontent-length: 42\r\n\r\n");
+    h.status = 204;
+    CHECK(head_bytes(h) == "HTTP/1.1 204 No Content\r\n\r\n");
+    h.status = 101;
+    CHECK(head_bytes(h) == "HTTP/1.1 101 Switching Protocols\r\n\r\n");
+}
+
+TEST_CASE("an unregistered status has an empty reason phrase") {
+    response_head h;
+    h.status = 599;
+    CHECK(head_bytes(h) == "HTTP/1.1 599 \r\n\r\n");
+}
+
+TEST_CASE("the connection field follows the keep-alive decision and the client's version") {
+    response_head h;
+    h.keep_alive = false;
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n");
+    h.keep_alive = true;
+    h.http10 = true;
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\nconnection: keep-alive\r\n\r\n");
+    h.keep_alive = false;
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n");
+}
+
+TEST_CASE("a close-delimited body always closes the connection") {
+    response_head h;
+    h.http10 = true;
+    h.keep_alive = true;
+    h.framing = body_framing::close_delimited;
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n");
+}
+
+TEST_CASE("the app's own connection field is kept and not repeated") {
+    const headers close{{"Connection", "Close"}};
+    response_head h;
+    h.fields = &close;
+    h.keep_alive = false;
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\nconnection: Close\r\n\r\n");
+    const headers upgrade{{"upgrade", "websocket"}, {"connection", "Upgrade"}};
+    h.status = 101;
+    h.fields = &upgrade;
+    h.keep_alive = true;
+    CHECK(head_bytes(h) ==
+          "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n");
+}
+
+TEST_CASE("the app's date and server fields replace the defaults") {
+    const headers fields{{"Server", "mine"}, {"Date", "then"}};
+    response_head h;
+    h.fields = &fields;
+    h.date = "now";
+    h.server = "tessera";
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\nserver: mine\r\ndate: then\r\n\r\n");
+}
+
+TEST_CASE("header injection is refused and nothing is written") {
+    write_batch out;
+    out.append_copy("earlier");
+    response_head h;
+    headers bad;
+    bad.append("x", "a\r\nSet-Cookie: evil=1");
+    h.fields = &bad;
+    CHECK(head_result(h, out) == head_error::invalid_field_value);
+    bad.clear();
+    bad.append("x", "a\nb");
+    CHECK(head_result(h, out) == head_error::invalid_field_value);
+    bad.clear();
+    bad.append("x", std::string("a\0b", 3));
+    CHECK(head_result(h, out) == head_error::invalid_field_value);
+    bad.clear();
+    bad.append("x y", "v");
+    CHECK(head_result(h, out) == head_error::invalid_field_name);
+    bad.clear();
+    bad.append("x:", "v");
+    CHECK(head_result(h, out) == head_error::invalid_field_name);
+    bad.clear();
+    bad.append("", "v");
+    CHECK(head_result(h, out) == head_error::invalid_field_name);
+    h.fields = nullptr;
+    h.server = "a\r\nb";
+    CHECK(head_result(h, out) == head_error::invalid_field_value);
+    CHECK(out.to_string() == "earlier");
+    CHECK_FALSE(tessera::http1::to_string(head_error::invalid_field_value).empty());
+}
+
+TEST_CASE("a tab inside a value is allowed") {
+    const headers fields{{"x", "a\tb"}};
+    response_head h;
+    h.fields = &fields;
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\nx: a\tb\r\n\r\n");
+}
+
+TEST_CASE("a status outside 100-999 is refused") {
+    write_batch out;
+    response_head h;
+    h.status = 99;
+    CHECK(head_result(h, out) == head_error::invalid_status);
+    h.status = 1000;
+    CHECK(head_result(h, out) == head_error::invalid_status);
+    CHECK(out.empty());
+}
+
+TEST_CASE("chunk headers are lower-case hex sizes") {
+    CHECK(tessera::http1::make_chunk_header(0).view() == "0\r\n");
+    CHECK(tessera::http1::make_chunk_header(255).view() == "ff\r\n");
+    CHECK(tessera::http1::make_chunk_header(4096).view() == "1000\r\n");
+    CHECK(tessera::http1::make_chunk_header(~std::uint64_t{0}).view() == "ffffffffffffffff\r\n");
+}
+
+TEST_CASE("the 100 Continue line is exact") {
+    CHECK(tessera::http1::continue_response == "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+TEST_CASE("a small response becomes one segment; a large body is borrowed, not copied") {
+    response_head h;
+    h.framing = body_framing::content_length;
+    h.content_length = 5;
+    write_batch out;
+    REQUIRE(tessera::http1::write_response_head(h, out) == head_error::none);
+    tessera::http1::write_body(body_framing::content_length, "hello", true, out);
+    CHECK(out.segments().size() == 1);
+
+    const std::string big(4096, 'b');
+    write_batch batch;
+    REQUIRE(tessera::http1::write_response_head(h, batch) == head_error::none);
+    tessera::http1::write_chunk(big, batch);
+    const auto segs = batch.segments();
+    REQUIRE(segs.size() == 3);  // head + chunk header, the body, CRLF
+    CHECK(segs[1].data() == big.data());
+    CHECK(segs[1].size() == big.size());
+    CHECK(segs[2] == "\r\n");
+    CHECK(batch.size() == segs[0].size() + big.size() + 2);
+}
+
+TEST_CASE("owned segments stay correct when the owned buffer grows") {
+    write_batch out(0);  // borrow everything
+    const std::string body(100, 'z');
+    out.append_copy("a");
+    out.append_ref(body);
+    for (int i = 0; i < 1000; ++i) out.append_copy("0123456789");
+    out.append_ref(body);
+    out.append_copy("end");
+    const auto segs = out.segments();
+    REQUIRE(segs.size() == 5);
+    CHECK(segs[0] == "a");
+    CHECK(segs[1].data() == body.data());
+    CHECK(segs[2].size() == 10000);
+    CHECK(segs[2].substr(0, 10) == "0123456789");
+    CHECK(segs[4] == "end");
+}
+
+TEST_CASE("consume drops written bytes across segments, and own copies what is borrowed") {
+    std::string body(1000, 'q');
+    write_batch out(0);
+    out.append_copy("head");
+    out.append_ref(body);
+    out.append_copy("tail");
+    out.consume(6);
+    CHECK(out.size() == 1002);
+    CHECK(out.segments().front().size() == 998);
+    out.own();
+    body.assign(1000, 'X');  // the caller may now reuse its bytes
+    CHECK(out.to_string() == std::string(998, 'q') + "tail");
+    out.consume(1002);
+    CHECK(out.empty());
+    CHECK(out.segments().empty());
+}
+
+TEST_CASE("IMF-fixdate formatting matches known dates") {
+    using tessera::http1::format_http_date;
+    CHECK(format_http_date(784111777).view() == "Sun, 06 Nov 1994 08:49:37 GMT");
+    CHECK(format_http_date(0).view() == "Thu, 01 Jan 1970 00:00:00 GMT");
+    CHECK(format_http_date(-1).view() == "Wed, 31 Dec 1969 23:59:59 GMT");
+    CHECK(format_http_date(951782400).view() == "Tue, 29 Feb 2000 00:00:00 GMT");
+    CHECK(format_http_date(4107542399).view() == "Sun, 28 Feb 2100 23:59:59 GMT");
+    CHECK(format_http_date(4107542400).view() == "Mon, 01 Mar 2100 00:00:00 GMT");
+    CHECK(format_http_date(253402300799).view() == "Fri, 31 Dec 9999 23:59:59 GMT");
+    CHECK(format_http_date(std::int64_t{1} << 62).view() == "Fri, 31 Dec 9999 23:59:59 GMT");
+    CHECK(format_http_date(-62167219200).view() == "Sat, 01 Jan 0000 00:00:00 GMT");
+}
+
+TEST_CASE("is_token and is_field_value check what may go on the wire") {
+    CHECK(tessera::http1::is_token("x-custom_header.1"));
+    CHECK_FALSE(tessera::http1::is_token(""));
+    CHECK_FALSE(tessera::http1::is_token("a b"));
+    CHECK(tessera::http1::is_field_value("caf\xc3\xa9 \t ok"));
+    CHECK_FALSE(tessera::http1::is_field_value("a\rb"));
+    CHECK_FALSE(tessera::http1::is_field_value("a\x7f"));
+}
