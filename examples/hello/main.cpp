@@ -1,15 +1,18 @@
 // The flagship example: a hello-world service.
 //
-// Run it:    scripts/demo            (builds an optimised build, then runs this program)
+// Run it:    scripts/demo            (optimised build, then serves on http://127.0.0.1:8000)
 // or build:  meson setup build && ninja -C build examples/hello/hello && ./build/examples/hello/hello
 //
-// Until the server lands (issue: "Server: the libuv HTTP/1.1 server"), the program serves its
-// app through the in-memory transport — the same request/response rules the server applies —
-// and prints each exchange. The app itself will not change when it is served over TCP.
+//   hello [--port N]     serve over HTTP on 127.0.0.1 (default 8000) until Ctrl-C
+//   hello --in-memory    drive the same app through the in-memory transport and print the
+//                        exchanges (no sockets: how tests see it)
+#include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 #include <tessera/request.hpp>
 #include <tessera/response.hpp>
+#include <tessera/server.hpp>
 #include <tessera/testing/test_client.hpp>
 
 using namespace tessera;
@@ -48,7 +51,28 @@ void show(const char* what, const testing::test_response& response) {
 }
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    server_options options;
+    options.sink = stderr_log_sink();  // access log and server messages on stderr
+    bool in_memory = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--in-memory") {
+            in_memory = true;
+        } else if (arg == "--port" && i + 1 < argc) {
+            options.port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
+        } else {
+            std::cerr << "usage: hello [--port N] [--in-memory]\n";
+            return 2;
+        }
+    }
+    if (!in_memory) {
+        serve(hello_app, options, [](const server& s) {
+            std::cout << "listening on http://127.0.0.1:" << s.port()
+                      << "  (try /, /json, /greet?name=you; Ctrl-C stops)" << std::endl;
+        });
+        return 0;
+    }
     testing::test_client client(hello_app);
     show("GET /", client.get("/"));
     show("GET /json", client.get("/json"));

@@ -114,6 +114,9 @@ exchange_output http_exchange::on_send(const event& e) {
         out.file = framing_ == body_framing::none ? nullptr : file;
         out.last = true;
         state_ = state::complete;
+        // The file's size is the transport's to check (it opens the file); counting its bytes as
+        // zero would report every file response with a content-length as short.
+        file_body_ = true;
         return out;
     }
     throw protocol_error("unexpected event on an HTTP scope: " + std::string(event_name(e)));
@@ -124,7 +127,7 @@ std::optional<std::string> http_exchange::on_app_return() const {
     if (state_ == state::streaming) {
         return std::string("the app returned before completing its response");
     }
-    if (declared_length_ && framing_ == body_framing::content_length &&
+    if (declared_length_ && framing_ == body_framing::content_length && !file_body_ &&
         sent_ != *declared_length_) {
         return "the app sent " + std::to_string(sent_) + " body bytes but declared " +
                std::to_string(*declared_length_);

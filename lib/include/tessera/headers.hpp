@@ -69,6 +69,8 @@ public:
     /// already listed (or `*` is).
     void add_vary(std::string_view token);
     void reserve(std::size_t n) { fields_.reserve(n); }
+    /// Moves the fields out (leaving this empty), e.g. to refill them without reallocating.
+    [[nodiscard]] std::vector<header_field> release() noexcept { return std::move(fields_); }
     void clear() noexcept { fields_.clear(); }
 
     friend bool operator==(const headers&, const headers&) = default;

@@ -68,6 +68,8 @@ public:
     [[nodiscard]] bool started() const noexcept { return state_ != state::idle; }
     [[nodiscard]] bool complete() const noexcept { return state_ == state::complete; }
     [[nodiscard]] int status() const noexcept { return status_; }
+    /// The framing chosen at the response start (`none` before it).
+    [[nodiscard]] body_framing framing() const noexcept { return framing_; }
     /// Body bytes the app has sent so far (before any HEAD stripping).
     [[nodiscard]] std::uint64_t body_bytes_sent() const noexcept { return sent_; }
     /// True when the connection cannot be reused after this response (close-delimited body,
@@ -81,6 +83,7 @@ private:
     bool http10_ = false;
     bool continue_due_ = false;
     bool close_after_ = false;
+    bool file_body_ = false;  // the body ended with a response_file
     int status_ = 0;
     body_framing framing_ = body_framing::none;
     std::optional<std::uint64_t> declared_length_;

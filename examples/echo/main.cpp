@@ -1,0 +1,171 @@
+// echo: the httpbin-style service the protocol tests and benchmarks run against
+// (../shared/specs/echo-app.md).
+//
+// Run: ./build/examples/echo/echo --host 127.0.0.1 --port 8000 --static DIR [--workers K]
+// Port 0 picks a free port; "listening on http://HOST:PORT" is printed once it accepts.
+// SIGINT/SIGTERM shut it down gracefully.
+//
+// Routes here: /echo, /plaintext, /json, /post. /ws/echo and /ws arrive with the WebSocket
+// issue, /static/... with the static files issue (until then they answer 404).
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <tessera/http_error.hpp>
+#include <tessera/json_writer.hpp>
+#include <tessera/request.hpp>
+#include <tessera/response.hpp>
+#include <tessera/server.hpp>
+
+using namespace tessera;
+
+namespace {
+
+std::string sha256_hex(std::string_view bytes) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(length * 2);
+    for (unsigned i = 0; i < length; ++i) {
+        out.push_back(hex[digest[i] >> 4]);
+        out.push_back(hex[digest[i] & 15]);
+    }
+    return out;
+}
+
+// Bytes map to JSON strings as ISO-8859-1: each byte is one code point.
+std::string latin1_to_utf8(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size());
+    for (unsigned char c : bytes) {
+        if (c < 0x80) {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+            out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+        }
+    }
+    return out;
+}
+
+bool query_has_item(std::string_view query, std::string_view item) {
+    while (true) {
+        const auto amp = query.find('&');
+        if (query.substr(0, amp) == item) return true;
+        if (amp == std::string_view::npos) return false;
+        query.remove_prefix(amp + 1);
+    }
+}
+
+task<void> echo(scope& s, receive r, send sd) {
+    request req(s, r);
+    const std::string_view body = co_await req.body();
+    if (query_has_item(s.query_string, "status=204")) {
+        const response empty(std::string{}, 204);
+        co_await empty(s, r, sd);
+        co_return;
+    }
+    std::string text;
+    json_writer out(text);
+    out.begin_object();
+    out.member("method", latin1_to_utf8(s.method));
+    out.member("path", latin1_to_utf8(s.raw_path));
+    out.member("query", latin1_to_utf8(s.query_string));
+    out.key("headers").begin_array();
+    for (const auto& field : s.headers) {
+        out.begin_array().value(latin1_to_utf8(field.name)).value(latin1_to_utf8(field.value));
+        out.end_array();
+    }
+    out.end_array();
+    out.member("body_length", body.size());
+    out.member("body_sha256", sha256_hex(body));
+    out.end_object();
+    const auto answer = json_response::from_serialised(std::move(text));
+    co_await answer(s, r, sd);
+}
+
+task<void> post(scope& s, receive r, send sd) {
+    request req(s, r);
+    const json body = co_await req.json();  // malformed: http_error(400)
+    const json* id = body.is_object() ? body.find("id") : nullptr;
+    const json_response answer(json{{"id", id ? *id : json(nullptr)}});
+    co_await answer(s, r, sd);
+}
+
+// Until routing lands (issue 4), dispatch by hand, and turn http_error into its response
+// (the exception layer's job later).
+task<void> echo_app(scope& s, receive r, send sd) {
+    if (s.type != scope_type::http) co_return;  // lifespan: nothing to set up
+    std::optional<http_error> failure;
+    try {
+        if (s.path == "/plaintext" && s.method == "GET") {
+            const plain_text_response answer("Hello, World!");
+            co_await answer(s, r, sd);
+        } else if (s.path == "/json" && s.method == "GET") {
+            std::string text;
+            json_writer out(text);
+            out.begin_object().member("message", "Hello, World!").end_object();
+            const auto answer = json_response::from_serialised(std::move(text));
+            co_await answer(s, r, sd);
+        } else if (s.path == "/post" && s.method == "POST") {
+            co_await post(s, r, sd);
+        } else if (s.path == "/echo") {
+            co_await echo(s, r, sd);
+        } else {
+            failure.emplace(404);
+        }
+    } catch (const http_error& e) {
+        failure.emplace(e);
+    }
+    if (failure) {
+        const plain_text_response answer(failure->detail(), failure->status(), failure->headers());
+        co_await answer(s, r, sd);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    server_options options;
+    options.sink = stderr_log_sink(log_level::warning);
+    options.access_log = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+        if (arg == "--host" && value) {
+            options.host = value;
+            ++i;
+        } else if (arg == "--port" && value) {
+            options.port = static_cast<std::uint16_t>(std::atoi(value));
+            ++i;
+        } else if (arg == "--workers" && value) {
+            options.workers = static_cast<unsigned>(std::atoi(value));
+            ++i;
+        } else if (arg == "--static" && value) {
+            ++i;  // served once the static files component lands
+        } else if (arg == "--access-log") {
+            options.access_log = true;
+            options.sink = stderr_log_sink(log_level::info);
+        } else {
+            std::fprintf(stderr,
+                         "usage: echo --host HOST --port N --static DIR [--workers K] "
+                         "[--access-log]\n");
+            return 2;
+        }
+    }
+    try {
+        serve(echo_app, options, [](const server& s) {
+            std::printf("listening on http://%s:%u\n", s.options().host.c_str(),
+                        static_cast<unsigned>(s.port()));
+            std::fflush(stdout);
+        });
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,41 @@
+#pragma once
+/// Proxy headers: X-Forwarded-For/-Proto/-Host and RFC 7239 `Forwarded`, from trusted peers only.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tessera/scope.hpp"
+
+namespace tessera {
+
+/// The peers whose proxy headers are believed: IPv4/IPv6 addresses, CIDR ranges
+/// ("10.0.0.0/8", "fd00::/8") or "*" for everyone. Built once (throws std::invalid_argument on a
+/// malformed entry), then only read, so workers share it.
+class proxy_trust {
+public:
+    proxy_trust() = default;
+    explicit proxy_trust(const std::vector<std::string>& entries);
+    /// True when `host` (an IP address in text form) is trusted.
+    [[nodiscard]] bool trusts(std::string_view host) const noexcept;
+
+private:
+    struct network {
+        std::array<std::uint8_t, 16> bytes{};
+        bool v6 = false;
+        int prefix = 0;
+    };
+    bool everyone_ = false;
+    std::vector<network> networks_;
+};
+
+/// When the scope's client is trusted, rewrites the scope from the proxy headers: `client` from
+/// the nearest untrusted hop of `Forwarded: for=` or `X-Forwarded-For` (the leftmost if every
+/// hop is trusted), `scheme` from `proto=` / `X-Forwarded-Proto` (http/https, ws/wss for
+/// WebSockets), the `host` header from `host=` / `X-Forwarded-Host`. `Forwarded` wins over the
+/// X-Forwarded-* family when both are present. Untrusted peers' headers are left alone.
+void apply_proxy_headers(const proxy_trust& trust, scope& s);
+
+}  // namespace tessera

@@ -1,0 +1,205 @@
+#include "tessera/proxy_headers.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <optional>
+#include <stdexcept>
+
+namespace tessera {
+
+namespace {
+struct parsed_ip {
+    std::array<std::uint8_t, 16> bytes{};
+    bool v6 = false;
+};
+
+std::optional<parsed_ip> parse_ip(std::string_view text) {
+    std::string copy(text);
+    parsed_ip out;
+    if (::inet_pton(AF_INET, copy.c_str(), out.bytes.data()) == 1) return out;
+    if (::inet_pton(AF_INET6, copy.c_str(), out.bytes.data()) == 1) {
+        out.v6 = true;
+        return out;
+    }
+    return std::nullopt;
+}
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+std::vector<std::string_view> split_list(std::string_view value) {
+    std::vector<std::string_view> items;
+    while (true) {
+        const auto comma = value.find(',');
+        const auto item = trim(value.substr(0, comma));
+        if (!item.empty()) items.push_back(item);
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+    }
+    return items;
+}
+
+std::string unquote(std::string_view v) {
+    v = trim(v);
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+        std::string out;
+        for (std::size_t i = 1; i + 1 < v.size(); ++i) {
+            if (v[i] == '\\' && i + 2 < v.size()) ++i;
+            out.push_back(v[i]);
+        }
+        return out;
+    }
+    return std::string(v);
+}
+
+// A `for=` node ("192.0.2.1", "192.0.2.1:80", "[2001:db8::1]:443", "unknown", "_hidden") as
+// host and port.
+address node_address(std::string_view node) {
+    address out;
+    if (!node.empty() && node.front() == '[') {
+        const auto close = node.find(']');
+        out.host = std::string(node.substr(1, close == std::string_view::npos ? node.npos : close - 1));
+        if (close != std::string_view::npos && close + 1 < node.size() && node[close + 1] == ':') {
+            std::from_chars(node.data() + close + 2, node.data() + node.size(), out.port);
+        }
+        return out;
+    }
+    const auto colon = node.find(':');
+    if (colon != std::string_view::npos && node.find(':', colon + 1) == std::string_view::npos) {
+        out.host = std::string(node.substr(0, colon));
+        std::from_chars(node.data() + colon + 1, node.data() + node.size(), out.port);
+        return out;
+    }
+    out.host = std::string(node);
+    return out;
+}
+
+struct forwarded_element {
+    std::string for_node, proto, host;
+};
+
+std::vector<forwarded_element> parse_forwarded(const headers& h) {
+    std::vector<forwarded_element> elements;
+    for (auto value : h.get_all("forwarded")) {
+        for (auto element : split_list(value)) {
+            forwarded_element parsed;
+            std::string_view rest = element;
+            while (!rest.empty()) {
+                const auto semi = rest.find(';');
+                const auto pair = trim(rest.substr(0, semi));
+                const auto eq = pair.find('=');
+                if (eq != std::string_view::npos) {
+                    const auto key = to_lower_ascii(trim(pair.substr(0, eq)));
+                    auto val = unquote(pair.substr(eq + 1));
+                    if (key == "for") parsed.for_node = std::move(val);
+                    else if (key == "proto") parsed.proto = to_lower_ascii(val);
+                    else if (key == "host") parsed.host = std::move(val);
+                }
+                if (semi == std::string_view::npos) break;
+                rest.remove_prefix(semi + 1);
+            }
+            elements.push_back(std::move(parsed));
+        }
+    }
+    return elements;
+}
+
+void set_scheme(scope& s, std::string_view proto) {
+    const bool secure = proto == "https" || proto == "wss";
+    if (proto != "http" && proto != "https" && proto != "ws" && proto != "wss") return;
+    if (s.type == scope_type::websocket) {
+        s.scheme = secure ? "wss" : "ws";
+    } else {
+        s.scheme = secure ? "https" : "http";
+    }
+}
+}  // namespace
+
+proxy_trust::proxy_trust(const std::vector<std::string>& entries) {
+    for (const auto& entry : entries) {
+        const auto text = trim(entry);
+        if (text == "*") {
+            everyone_ = true;
+            continue;
+        }
+        const auto slash = text.find('/');
+        const auto ip = parse_ip(text.substr(0, slash));
+        if (!ip) throw std::invalid_argument("proxy trust: not an IP address or CIDR: " + entry);
+        network net{ip->bytes, ip->v6, ip->v6 ? 128 : 32};
+        if (slash != std::string_view::npos) {
+            int prefix = -1;
+            const auto digits = text.substr(slash + 1);
+            auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+            if (ec != std::errc{} || end != digits.data() + digits.size() || prefix < 0 ||
+                prefix > net.prefix) {
+                throw std::invalid_argument("proxy trust: bad prefix length: " + entry);
+            }
+            net.prefix = prefix;
+        }
+        networks_.push_back(net);
+    }
+}
+
+bool proxy_trust::trusts(std::string_view host) const noexcept {
+    if (everyone_) return true;
+    const auto ip = parse_ip(host);
+    if (!ip) return false;
+    for (const auto& net : networks_) {
+        if (net.v6 != ip->v6) continue;
+        int bits = net.prefix;
+        bool match = true;
+        for (std::size_t i = 0; bits > 0; ++i, bits -= 8) {
+            const std::uint8_t mask = bits >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - bits));
+            if ((net.bytes[i] & mask) != (ip->bytes[i] & mask)) {
+                match = false;
+                break;
+            }
+        }
+        if (match) return true;
+    }
+    return false;
+}
+
+void apply_proxy_headers(const proxy_trust& trust, scope& s) {
+    if (!s.client || !trust.trusts(s.client->host)) return;
+    const auto forwarded = parse_forwarded(s.headers);
+    if (!forwarded.empty()) {
+        // The nearest hop (from the right) that is not a trusted proxy is the client.
+        std::size_t chosen = 0;
+        for (std::size_t i = forwarded.size(); i-- > 0;) {
+            chosen = i;
+            const auto node = node_address(forwarded[i].for_node);
+            if (!trust.trusts(node.host)) break;
+        }
+        const auto& element = forwarded[chosen];
+        if (!element.for_node.empty()) s.client = node_address(element.for_node);
+        if (!element.proto.empty()) set_scheme(s, element.proto);
+        if (!element.host.empty()) s.headers.set("host", element.host);
+        return;
+    }
+    if (auto value = s.headers.get("x-forwarded-for")) {
+        const auto hops = split_list(*value);
+        if (!hops.empty()) {
+            std::string_view chosen = hops.front();
+            for (std::size_t i = hops.size(); i-- > 0;) {
+                chosen = hops[i];
+                if (!trust.trusts(hops[i])) break;
+            }
+            s.client = address{std::string(chosen), 0};
+        }
+    }
+    if (auto value = s.headers.get("x-forwarded-proto")) {
+        const auto items = split_list(*value);
+        if (!items.empty()) set_scheme(s, to_lower_ascii(items.back()));
+    }
+    if (auto value = s.headers.get("x-forwarded-host")) {
+        const auto items = split_list(*value);
+        if (!items.empty()) s.headers.set("host", items.back());
+    }
+}
+
+}  // namespace tessera
