@@ -298,13 +298,10 @@ void connection::close() {
     disarm();
     stop_reading();
     peer_gone = true;
-    if (prev) {
-        prev->next = next;
-    } else if (owner->connections == this) {
-        owner->connections = next;
-    }
-    if (next) next->prev = prev;
-    prev = next = nullptr;
+    // Fix: the connection stays in the worker's list until it is freed (maybe_free), not only
+    // until it closes. A request still running on a closed connection (its client left) was
+    // invisible to shutdown: the drain ended at once and the forced stop could not cancel it,
+    // so its coroutine outlived the loop.
     --owner->open;
     owner->shared->connections.fetch_sub(1, std::memory_order_relaxed);
     auto on_closed = [](uv_handle_t* h) {
@@ -325,13 +322,20 @@ void connection::close() {
         drain_cancel.unregister();
         owner->loop->post(waiter);
     }
-    owner->maybe_finish_drain();
 }
 
 void connection::maybe_free() {
     if (handles_open > 0 || deferred) return;
     if (in_request && request && !request->app_done) return;
+    if (prev) {
+        prev->next = next;
+    } else if (owner->connections == this) {
+        owner->connections = next;
+    }
+    if (next) next->prev = prev;
+    worker* w = owner;
     delete this;
+    w->maybe_finish_drain();
 }
 
 // ---- connection: reading -------------------------------------------------------------------
@@ -411,7 +415,10 @@ void connection::keep_unconsumed() {
 // are handed to an app waiting in receive, and everything else stays buffered (reading pauses)
 // until the app asks for it or its response is complete.
 void connection::process() {
-    while (!closing) {
+    // Fix: nothing more is parsed once the connection is to close after its last response
+    // (Connection: close, an error answered, shutdown). When that response could not be
+    // written at once, the loop went on to serve the next pipelined request before closing.
+    while (!closing && !close_after_flush) {
         if (in_request) {
             auto& req = *request;
             // Fix: an app that answered without reading the whole body used to leave the
@@ -427,6 +434,7 @@ void connection::process() {
                     return;
                 }
                 if (!parse_body_piece()) {
+                    if (closing || close_after_flush) return;  // a body error was answered
                     start_reading();
                     arm(timer_mode::body, owner->shared->options.body_timeout);
                     return;
@@ -614,7 +622,8 @@ task<event> connection::receive_event() {
             flush();
         }
         if (!req.piece && req.more_body && !parse_body_piece()) {
-            if (closing) co_return http::disconnect{};
+            // A body error was answered (close_after_flush): no more body will come.
+            if (closing || close_after_flush) co_return http::disconnect{};
             // Nothing buffered: wait for the client, with reading on and the body timeout armed.
             start_reading();
             arm(timer_mode::body, owner->shared->options.body_timeout);
@@ -684,6 +693,10 @@ task<void> connection::send_event(event e) {
         co_await wait_slot{*this, drain_waiter, drain_cancel, drain_cancelled};
     }
     if (closing) throw client_disconnected();
+    // Fix: the app's body bytes are only valid until this send completes. flush() returns
+    // early while a write is in progress, leaving them borrowed in `batch` below the high
+    // water mark; writev later read freed memory. Copy whatever is still borrowed.
+    if (!batch.empty()) batch.own();
 }
 
 void connection::write_simple_response(int status, std::string_view body, bool close_connection) {
@@ -970,7 +983,8 @@ void worker::drop_all() {
 }
 
 void worker::maybe_finish_drain() {
-    if (!draining || open > 0) return;
+    // Every connection freed: closed, and no request of theirs still running.
+    if (!draining || connections != nullptr) return;
     uv_timer_stop(&shutdown_timer);
     loop->stop();
 }
