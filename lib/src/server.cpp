@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -42,32 +44,10 @@ constexpr std::size_t read_buffer_size = 64 * 1024;
 
 struct worker;
 struct connection;
+struct connection_io;
 
 std::string uv_message(const char* what, int rc) {
     return std::string(what) + ": " + uv_strerror(rc);
-}
-
-std::optional<address> peer_address(uv_tcp_t* tcp, bool local) {
-    sockaddr_storage storage{};
-    int len = sizeof storage;
-    const int rc = local ? uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&storage), &len)
-                         : uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&storage), &len);
-    if (rc != 0) return std::nullopt;
-    char host[INET6_ADDRSTRLEN] = {};
-    address out;
-    if (storage.ss_family == AF_INET) {
-        const auto* in = reinterpret_cast<const sockaddr_in*>(&storage);
-        uv_ip4_name(in, host, sizeof host);
-        out.port = ntohs(in->sin_port);
-    } else if (storage.ss_family == AF_INET6) {
-        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&storage);
-        uv_ip6_name(in6, host, sizeof host);
-        out.port = ntohs(in6->sin6_port);
-    } else {
-        return std::nullopt;
-    }
-    out.host = host;
-    return out;
 }
 
 }  // namespace
@@ -121,6 +101,10 @@ struct worker {
     uv_idle_t deferred_runner{};
     std::vector<connection*> deferred;  // connections to continue outside the current callback
     uv_timer_t shutdown_timer{};
+    // One timer per worker checks every connection's deadline, instead of a timer per
+    // connection: arming a timeout is two stores, and an idle connection holds no timer handle.
+    uv_timer_t sweep_timer{};
+    std::vector<std::unique_ptr<connection_io>> io_pool;
     connection* connections = nullptr;  // intrusive list of open connections
     std::size_t open = 0;
     bool draining = false;
@@ -147,6 +131,7 @@ struct worker {
 
     void defer(connection* c);
     void run_deferred();
+    void sweep();
     void begin_drain();
     void maybe_finish_drain();
     void drop_all();
@@ -175,10 +160,82 @@ struct request_state {
 
 enum class timer_mode { none, keep_alive, header, body, write };
 
+// A peer or local address in 20 bytes; formatted only when a request needs it.
+struct compact_address {
+    std::array<unsigned char, 16> bytes{};
+    std::uint16_t port = 0;
+    std::uint8_t family = 0;  // 0: unknown
+
+    void capture(uv_tcp_t* tcp, bool local_side) {
+        sockaddr_storage storage{};
+        int len = sizeof storage;
+        const int rc =
+            local_side ? uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&storage), &len)
+                       : uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&storage), &len);
+        if (rc != 0) return;
+        if (storage.ss_family == AF_INET) {
+            const auto* in = reinterpret_cast<const sockaddr_in*>(&storage);
+            std::memcpy(bytes.data(), &in->sin_addr, 4);
+            port = ntohs(in->sin_port);
+            family = AF_INET;
+        } else if (storage.ss_family == AF_INET6) {
+            const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&storage);
+            std::memcpy(bytes.data(), &in6->sin6_addr, 16);
+            port = ntohs(in6->sin6_port);
+            family = AF_INET6;
+        }
+    }
+    // Formats into `out`, reusing its storage. IPv4 is formatted by hand: inet_ntop formats
+    // with sprintf, which showed up in profiles at several percent of a pipelined request.
+    void format_into(std::optional<address>& out) const {
+        if (family == 0) {
+            out.reset();
+            return;
+        }
+        if (!out) out.emplace();
+        out->port = port;
+        if (family == AF_INET) {
+            auto& host = out->host;
+            host.clear();
+            for (std::size_t i = 0; i < 4; ++i) {
+                if (i) host.push_back('.');
+                const unsigned value = bytes[i];
+                if (value >= 100) host.push_back(static_cast<char>('0' + value / 100));
+                if (value >= 10) host.push_back(static_cast<char>('0' + value / 10 % 10));
+                host.push_back(static_cast<char>('0' + value % 10));
+            }
+            return;
+        }
+        char text[INET6_ADDRSTRLEN] = {};
+        ::inet_ntop(family, bytes.data(), text, sizeof text);
+        out->host.assign(text);
+    }
+};
+
+struct connection_io {
+    explicit connection_io(const http1::parser_limits& limits) : parser(limits) {}
+
+    http1::request_parser parser;
+    std::string pending;            // unconsumed input kept between reads
+    std::size_t pending_offset = 0;
+    std::string_view input;         // the unconsumed input being processed right now
+
+    http1::write_batch batch;       // bytes waiting to be written
+    http1::write_batch inflight;    // bytes of the uv_write in progress (stable while it runs)
+    uv_write_t write_request{};
+    std::vector<uv_buf_t> write_bufs;
+
+    std::unique_ptr<request_state> request;
+    std::coroutine_handle<> receive_waiter{};
+    std::coroutine_handle<> drain_waiter{};
+    cancellation_callback receive_cancel, drain_cancel;
+    bool receive_cancelled = false, drain_cancelled = false;
+};
+
 struct connection {
     worker* owner;
     uv_tcp_t tcp{};
-    uv_timer_t timer{};
+    std::uint64_t deadline = 0;  // loop time (ms) at which `mode`'s timeout fires
     timer_mode mode = timer_mode::none;
     connection* prev = nullptr;
     connection* next = nullptr;
@@ -190,26 +247,17 @@ struct connection {
     bool close_after_flush = false;
     bool deferred = false;
     bool in_request = false;  // a request_state is live
-    std::optional<address> client, local;
-
-    http1::request_parser parser;
-    std::string pending;           // unconsumed input kept between reads
-    std::size_t pending_offset = 0;
-    std::string_view input;        // the unconsumed input being processed right now
-
-    http1::write_batch batch;      // bytes waiting to be written
-    http1::write_batch inflight;   // bytes of the uv_write in progress (stable while it runs)
-    uv_write_t write_request{};
-    std::vector<uv_buf_t> write_bufs;
     bool writing = false;
+    bool starting = false;  // inside start_request: a synchronous app's completion needs no defer
+    compact_address client, local;
+    // Everything a connection needs only while it reads, writes or serves a request. Idle
+    // keep-alive connections give it back to the worker's pool, so they hold only the handle
+    // and these few fields.
+    std::unique_ptr<connection_io> io;
 
-    std::unique_ptr<request_state> request;
-    std::coroutine_handle<> receive_waiter{};
-    std::coroutine_handle<> drain_waiter{};
-    cancellation_callback receive_cancel, drain_cancel;
-    bool receive_cancelled = false, drain_cancelled = false;
-
-    explicit connection(worker* w) : owner(w), parser(w->shared->options.limits) {}
+    explicit connection(worker* w) : owner(w) {}
+    connection_io& use_io();
+    void release_io_if_idle();
 
     // --- lifetime ---
     void close();
@@ -236,7 +284,9 @@ struct connection {
     // --- writing ---
     void flush();
     void on_write_done(int status);
-    [[nodiscard]] std::size_t queued() const noexcept { return batch.size() + inflight.size(); }
+    [[nodiscard]] std::size_t queued() const noexcept {
+        return io ? io->batch.size() + io->inflight.size() : 0;
+    }
 
     // --- timers ---
     void arm(timer_mode m, std::chrono::milliseconds after);
@@ -246,16 +296,16 @@ struct connection {
     // Resume the app inline, from the top of a loop callback, under its request's watchdog label
     // (restored afterwards, so no label outlives its request).
     void wake_receiver() {
-        if (auto waiter = std::exchange(receive_waiter, {})) {
-            receive_cancel.unregister();
-            const detail::resumption_activity label(request ? request->activity : std::string_view{});
+        if (auto waiter = std::exchange(io->receive_waiter, {})) {
+            io->receive_cancel.unregister();
+            const detail::resumption_activity label(io->request ? io->request->activity : std::string_view{});
             waiter.resume();
         }
     }
     void wake_drainer() {
-        if (auto waiter = std::exchange(drain_waiter, {})) {
-            drain_cancel.unregister();
-            const detail::resumption_activity label(request ? request->activity : std::string_view{});
+        if (auto waiter = std::exchange(io->drain_waiter, {})) {
+            io->drain_cancel.unregister();
+            const detail::resumption_activity label(io->request ? io->request->activity : std::string_view{});
             waiter.resume();
         }
     }
@@ -310,23 +360,26 @@ void connection::close() {
         self->maybe_free();
     };
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp), on_closed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer), on_closed);
     // A request still running learns the client has gone: receive yields disconnect and send
     // throws; it unwinds on its own and the connection is freed after it. Resumed from the loop:
     // close() may be running inside the app's own code.
-    if (auto waiter = std::exchange(receive_waiter, {})) {
-        receive_cancel.unregister();
+    if (!io) {
+        owner->maybe_finish_drain();
+        return;
+    }
+    if (auto waiter = std::exchange(io->receive_waiter, {})) {
+        io->receive_cancel.unregister();
         owner->loop->post(waiter);
     }
-    if (auto waiter = std::exchange(drain_waiter, {})) {
-        drain_cancel.unregister();
+    if (auto waiter = std::exchange(io->drain_waiter, {})) {
+        io->drain_cancel.unregister();
         owner->loop->post(waiter);
     }
 }
 
 void connection::maybe_free() {
     if (handles_open > 0 || deferred) return;
-    if (in_request && request && !request->app_done) return;
+    if (in_request && io && io->request && !io->request->app_done) return;
     if (prev) {
         prev->next = next;
     } else if (owner->connections == this) {
@@ -365,6 +418,7 @@ void connection::stop_reading() {
 }
 
 void connection::on_read(ssize_t nread, const uv_buf_t* buf) {
+    if (nread > 0) use_io();
     if (nread < 0) {
         // EOF or error: the client is gone. A request in flight sees a disconnect.
         close();
@@ -372,13 +426,13 @@ void connection::on_read(ssize_t nread, const uv_buf_t* buf) {
     }
     if (nread == 0) return;
     const std::string_view fresh(buf->base, static_cast<std::size_t>(nread));
-    if (pending_offset < pending.size()) {
-        pending.append(fresh);
-        input = std::string_view(pending).substr(pending_offset);
+    if (io->pending_offset < io->pending.size()) {
+        io->pending.append(fresh);
+        io->input = std::string_view(io->pending).substr(io->pending_offset);
     } else {
-        pending.clear();
-        pending_offset = 0;
-        input = fresh;  // parse straight from the loop's buffer
+        io->pending.clear();
+        io->pending_offset = 0;
+        io->input = fresh;  // parse straight from the loop's buffer
     }
     in_round = true;
     process();
@@ -386,41 +440,44 @@ void connection::on_read(ssize_t nread, const uv_buf_t* buf) {
     if (!closing) {
         keep_unconsumed();
         flush();
+        release_io_if_idle();
     }
 }
 
 // Moves bytes not yet consumed out of the loop's read buffer (or compacts `pending`), so an idle
 // connection keeps nothing and a partial one keeps only its partial bytes.
 void connection::keep_unconsumed() {
-    if (input.empty()) {
-        pending.clear();
-        pending_offset = 0;
-        if (pending.capacity() > 4096) std::string().swap(pending);
-        input = {};
+    if (!io) return;
+    if (io->input.empty()) {
+        io->pending.clear();
+        io->pending_offset = 0;
+        if (io->pending.capacity() > 4096) std::string().swap(io->pending);
+        io->input = {};
         return;
     }
-    if (input.data() >= pending.data() && input.data() < pending.data() + pending.size()) {
-        const std::size_t offset = static_cast<std::size_t>(input.data() - pending.data());
+    if (io->input.data() >= io->pending.data() && io->input.data() < io->pending.data() + io->pending.size()) {
+        const std::size_t offset = static_cast<std::size_t>(io->input.data() - io->pending.data());
         if (offset > 0) {
-            pending.erase(0, offset);
+            io->pending.erase(0, offset);
         }
     } else {
-        pending.assign(input);
+        io->pending.assign(io->input);
     }
-    pending_offset = 0;
-    input = pending;
+    io->pending_offset = 0;
+    io->input = io->pending;
 }
 
 // Parses what arrived as far as the connection may go: request heads start requests, body bytes
 // are handed to an app waiting in receive, and everything else stays buffered (reading pauses)
 // until the app asks for it or its response is complete.
 void connection::process() {
+    use_io();
     // Fix: nothing more is parsed once the connection is to close after its last response
     // (Connection: close, an error answered, shutdown). When that response could not be
     // written at once, the loop went on to serve the next pipelined request before closing.
     while (!closing && !close_after_flush) {
         if (in_request) {
-            auto& req = *request;
+            auto& req = *io->request;
             // Fix: an app that answered without reading the whole body used to leave the
             // connection stuck here (never finished, never closed); finish it first.
             if (req.app_done) {
@@ -428,9 +485,9 @@ void connection::process() {
                 continue;
             }
             if (req.more_body) {
-                if (!receive_waiter || req.piece) {
+                if (!io->receive_waiter || req.piece) {
                     // The app is not asking for body now: stop reading, keep the bytes.
-                    if (!input.empty() || !reading) stop_reading();
+                    if (!io->input.empty() || !reading) stop_reading();
                     return;
                 }
                 if (!parse_body_piece()) {
@@ -445,23 +502,23 @@ void connection::process() {
             // The body is in; the next request waits until this response is complete
             // (responses in order). Reading goes on, so a client that leaves is noticed (and a
             // streaming response stops), but pipelined bytes are buffered only up to a bound.
-            if (input.size() >= read_buffer_size) {
+            if (io->input.size() >= read_buffer_size) {
                 stop_reading();
             } else {
                 start_reading();
             }
             return;
         }
-        if (owner->draining && input.empty()) {
+        if (owner->draining && io->input.empty()) {
             close();
             return;
         }
-        const auto result = parser.parse(input);
-        input.remove_prefix(result.consumed);
+        const auto result = io->parser.parse(io->input);
+        io->input.remove_prefix(result.consumed);
         switch (result.kind) {
             case http1::event_kind::need_more:
                 start_reading();
-                if (input.empty()) {
+                if (io->input.empty()) {
                     arm(timer_mode::keep_alive, owner->shared->options.keep_alive_timeout);
                 } else if (mode != timer_mode::header) {
                     // Measured from the first byte of the head: a client trickling bytes does not
@@ -474,7 +531,7 @@ void connection::process() {
                 start_request();
                 continue;
             case http1::event_kind::error: {
-                const auto& error = parser.error();
+                const auto& error = io->parser.error();
                 write_simple_response(error.status, reason_phrase(error.status), true);
                 return;
             }
@@ -487,10 +544,10 @@ void connection::process() {
 
 // Parses the next body piece into the request. False when more bytes are needed.
 bool connection::parse_body_piece() {
-    auto& req = *request;
+    auto& req = *io->request;
     for (;;) {
-        const auto result = parser.parse(input);
-        input.remove_prefix(result.consumed);
+        const auto result = io->parser.parse(io->input);
+        io->input.remove_prefix(result.consumed);
         switch (result.kind) {
             case http1::event_kind::body:
                 req.piece.emplace(result.body);
@@ -500,13 +557,13 @@ bool connection::parse_body_piece() {
             case http1::event_kind::upgrade:
                 // Upgrades arrive with the WebSocket issue; until then the request is served as
                 // plain HTTP and the connection continues.
-                if (result.kind == http1::event_kind::upgrade) parser.resume();
+                if (result.kind == http1::event_kind::upgrade) io->parser.resume();
                 req.more_body = false;
                 req.piece.emplace();
                 return true;
             case http1::event_kind::need_more: return false;
             case http1::event_kind::error: {
-                const auto& error = parser.error();
+                const auto& error = io->parser.error();
                 req.keep_alive = false;
                 if (!req.exchange->started()) {
                     // The app is still reading: answer for it and let it see a disconnect.
@@ -524,10 +581,10 @@ bool connection::parse_body_piece() {
 // ---- connection: requests ------------------------------------------------------------------
 
 void connection::start_request() {
-    const auto& head = parser.head();
+    const auto& head = io->parser.head();
     const auto& options = owner->shared->options;
-    if (!request) request = std::make_unique<request_state>();
-    auto& req = *request;
+    if (!io->request) io->request = std::make_unique<request_state>();
+    auto& req = *io->request;
     auto& s = req.request_scope;
     s.type = scope_type::http;
     s.http_version = std::string(head.http_version());
@@ -549,14 +606,14 @@ void connection::start_request() {
         !s.headers.contains("host")) {
         s.headers.append("host", head.authority);
     }
-    s.client = client;
-    s.server = local;
+    client.format_into(s.client);
+    local.format_into(s.server);
     s.subprotocols.clear();
     s.path_params = {};
     s.state.clear();
     s.extensions.clear();
     s.app_state = owner->shared->app_state;
-    if (options.proxy_headers && client) {
+    if (options.proxy_headers && s.client) {
         apply_proxy_headers(owner->shared->trust, s);
     }
 
@@ -575,16 +632,18 @@ void connection::start_request() {
     req.activity.assign(s.method).append(" ").append(head.path);
     if (!req.more_body) {
         // A request without a body still ends with a message_complete event; consume it.
-        const auto result = parser.parse(input);
+        const auto result = io->parser.parse(io->input);
         if (result.kind == http1::event_kind::message_complete ||
             result.kind == http1::event_kind::upgrade) {
-            input.remove_prefix(result.consumed);
-            if (result.kind == http1::event_kind::upgrade) parser.resume();
+            io->input.remove_prefix(result.consumed);
+            if (result.kind == http1::event_kind::upgrade) io->parser.resume();
         }
     }
     in_request = true;
     req.runner = run_app(*this, req);
+    starting = true;
     req.runner.start();
+    starting = false;
 }
 
 struct receive_fn {
@@ -610,15 +669,16 @@ detail::driver connection::run_app(connection& self, request_state& req) {
     req.app_done = true;
     // What comes next (the next pipelined request, a keep-alive wait, freeing a connection
     // whose client left) runs outside this coroutine, which is finishing.
-    self.owner->defer(&self);
+    // (An app that completed inside start_request is followed up by process() itself.)
+    if (!self.starting) self.owner->defer(&self);
 }
 
 task<event> connection::receive_event() {
-    auto& req = *request;
+    auto& req = *io->request;
     if (peer_gone) co_return http::disconnect{};
     if (!req.body_finished_sent) {
         if (req.exchange->take_continue_due()) {
-            batch.append_copy(http1::continue_response);
+            io->batch.append_copy(http1::continue_response);
             flush();
         }
         if (!req.piece && req.more_body && !parse_body_piece()) {
@@ -627,7 +687,7 @@ task<event> connection::receive_event() {
             // Nothing buffered: wait for the client, with reading on and the body timeout armed.
             start_reading();
             arm(timer_mode::body, owner->shared->options.body_timeout);
-            co_await wait_slot{*this, receive_waiter, receive_cancel, receive_cancelled};
+            co_await wait_slot{*this, io->receive_waiter, io->receive_cancel, io->receive_cancelled};
             if (peer_gone || !req.piece) co_return http::disconnect{};
         }
         http::request piece(std::move(*req.piece), req.more_body);
@@ -638,14 +698,14 @@ task<event> connection::receive_event() {
     // After the body, receive waits until the client goes, the response is complete, or the
     // server shuts down (which streaming responses take as the client going).
     if (!req.response_complete && !owner->draining) {
-        co_await wait_slot{*this, receive_waiter, receive_cancel, receive_cancelled};
+        co_await wait_slot{*this, io->receive_waiter, io->receive_cancel, io->receive_cancelled};
     }
     co_return http::disconnect{};
 }
 
 task<void> connection::send_event(event e) {
     if (peer_gone || closing) throw client_disconnected();
-    auto& req = *request;
+    auto& req = *io->request;
     const auto out = req.exchange->on_send(e);
     const auto& options = owner->shared->options;
     switch (out.what) {
@@ -663,7 +723,7 @@ task<void> connection::send_event(event e) {
                                                 : std::string_view{},
             };
             if (!keep) req.keep_alive = false;
-            const auto error = http1::write_response_head(head, batch);
+            const auto error = http1::write_response_head(head, io->batch);
             if (error != http1::head_error::none) {
                 throw protocol_error("the app's response head is invalid: " +
                                      std::string(http1::to_string(error)));
@@ -673,7 +733,7 @@ task<void> connection::send_event(event e) {
         }
         case exchange_output::kind::body: {
             const auto framing = req.exchange->framing();
-            http1::write_body(framing, out.bytes, out.last, batch);
+            http1::write_body(framing, out.bytes, out.last, io->batch);
             req.bytes_out += out.bytes.size();
             break;
         }
@@ -684,22 +744,23 @@ task<void> connection::send_event(event e) {
     }
     if (out.last) {
         req.response_complete = true;
-        if (receive_waiter) owner->loop->post(std::exchange(receive_waiter, {}));
+        if (io->receive_waiter) owner->loop->post(std::exchange(io->receive_waiter, {}));
     }
     // Inside a read round small responses wait for the round's one write (pipelined responses
     // coalesce); anything borrowed from the app, or outside a round, goes out now.
     if (!in_round || out.bytes.size() >= 512 || queued() >= options.write_high_water) flush();
     while (!closing && queued() >= options.write_high_water) {
-        co_await wait_slot{*this, drain_waiter, drain_cancel, drain_cancelled};
+        co_await wait_slot{*this, io->drain_waiter, io->drain_cancel, io->drain_cancelled};
     }
     if (closing) throw client_disconnected();
     // Fix: the app's body bytes are only valid until this send completes. flush() returns
     // early while a write is in progress, leaving them borrowed in `batch` below the high
     // water mark; writev later read freed memory. Copy whatever is still borrowed.
-    if (!batch.empty()) batch.own();
+    if (!io->batch.empty()) io->batch.own();
 }
 
 void connection::write_simple_response(int status, std::string_view body, bool close_connection) {
+    use_io();
     const tessera::headers fields{{"content-type", "text/plain; charset=utf-8"}};
     const auto& options = owner->shared->options;
     const http1::response_head head{
@@ -713,8 +774,8 @@ void connection::write_simple_response(int status, std::string_view body, bool c
         .server = options.server_header ? std::string_view(options.server_name)
                                         : std::string_view{},
     };
-    (void)http1::write_response_head(head, batch);
-    batch.append_copy(body);
+    (void)http1::write_response_head(head, io->batch);
+    io->batch.append_copy(body);
     if (close_connection) {
         close_after_flush = true;
         stop_reading();
@@ -745,7 +806,7 @@ void connection::access_log(const request_state& req) const {
 }
 
 void connection::finish_request() {
-    auto& req = *request;
+    auto& req = *io->request;
     in_request = false;
     const auto problem = req.exchange->on_app_return();
     if (req.error) {
@@ -790,7 +851,7 @@ void connection::finish_request() {
         close_after_flush = true;
         stop_reading();
         flush();
-        if (!writing && batch.empty()) close();
+        if (!writing && io->batch.empty()) close();
         return;
     }
     access_log(req);
@@ -798,7 +859,7 @@ void connection::finish_request() {
         close_after_flush = true;
         stop_reading();
         flush();
-        if (!writing && batch.empty()) close();
+        if (!writing && io->batch.empty()) close();
         return;
     }
 }
@@ -807,55 +868,59 @@ void connection::finish_request() {
 
 void connection::flush() {
     if (closing || writing) return;
-    if (batch.empty()) {
+    if (!io) {
+        if (close_after_flush) close();
+        return;
+    }
+    if (io->batch.empty()) {
         if (close_after_flush) close();
         return;
     }
     auto* stream = reinterpret_cast<uv_stream_t*>(&tcp);
-    auto segments = batch.segments();
-    write_bufs.clear();
+    auto segments = io->batch.segments();
+    io->write_bufs.clear();
     for (auto segment : segments) {
-        write_bufs.push_back(uv_buf_init(const_cast<char*>(segment.data()),
+        io->write_bufs.push_back(uv_buf_init(const_cast<char*>(segment.data()),
                                          static_cast<unsigned>(segment.size())));
     }
     // Most responses go out at once, straight from where they are (one writev).
-    const int written = uv_try_write(stream, write_bufs.data(),
-                                     static_cast<unsigned>(write_bufs.size()));
+    const int written = uv_try_write(stream, io->write_bufs.data(),
+                                     static_cast<unsigned>(io->write_bufs.size()));
     if (written > 0) {
-        batch.consume(static_cast<std::size_t>(written));
+        io->batch.consume(static_cast<std::size_t>(written));
     } else if (written < 0 && written != UV_EAGAIN) {
         close();
         return;
     }
-    if (batch.empty()) {
+    if (io->batch.empty()) {
         if (close_after_flush) {
             close();
-        } else if (drain_waiter) {
-            owner->loop->post(std::exchange(drain_waiter, {}));
+        } else if (io->drain_waiter) {
+            owner->loop->post(std::exchange(io->drain_waiter, {}));
         }
         return;
     }
     // The socket is full: queue the rest. It must reference neither the app's memory nor the
     // batch's growing buffer, so it moves to `inflight`, which stays untouched until written.
-    batch.own();
-    std::swap(batch, inflight);
-    segments = inflight.segments();
-    write_bufs.clear();
+    io->batch.own();
+    std::swap(io->batch, io->inflight);
+    segments = io->inflight.segments();
+    io->write_bufs.clear();
     for (auto segment : segments) {
-        write_bufs.push_back(uv_buf_init(const_cast<char*>(segment.data()),
+        io->write_bufs.push_back(uv_buf_init(const_cast<char*>(segment.data()),
                                          static_cast<unsigned>(segment.size())));
     }
-    write_request.data = this;
+    io->write_request.data = this;
     writing = true;
-    const int rc = uv_write(&write_request, stream, write_bufs.data(),
-                            static_cast<unsigned>(write_bufs.size()),
+    const int rc = uv_write(&io->write_request, stream, io->write_bufs.data(),
+                            static_cast<unsigned>(io->write_bufs.size()),
                             [](uv_write_t* req, int status) {
                                 auto* self = static_cast<connection*>(req->data);
                                 self->owner->loop->guarded([&] { self->on_write_done(status); });
                             });
     if (rc != 0) {
         writing = false;
-        inflight.clear();
+        io->inflight.clear();
         close();
         return;
     }
@@ -864,7 +929,7 @@ void connection::flush() {
 
 void connection::on_write_done(int status) {
     writing = false;
-    inflight.clear();
+    io->inflight.clear();
     if (closing) {
         maybe_free();
         return;
@@ -878,9 +943,10 @@ void connection::on_write_done(int status) {
     if (!closing && queued() < owner->shared->options.write_high_water) wake_drainer();
     // A request whose body is waiting to be read resumes reading once the client drained.
     if (!closing && !in_request) {
-        if (input.empty() && mode == timer_mode::none) {
+        if (io->input.empty() && mode == timer_mode::none) {
             arm(timer_mode::keep_alive, owner->shared->options.keep_alive_timeout);
         }
+        release_io_if_idle();
     }
 }
 
@@ -889,19 +955,10 @@ void connection::on_write_done(int status) {
 void connection::arm(timer_mode m, std::chrono::milliseconds after) {
     if (closing) return;
     mode = m;
-    uv_timer_start(
-        &timer,
-        [](uv_timer_t* t) {
-            auto* self = static_cast<connection*>(t->data);
-            self->owner->loop->guarded([&] { self->on_timer(); });
-        },
-        static_cast<std::uint64_t>(after.count()), 0);
+    deadline = uv_now(owner->uv) + static_cast<std::uint64_t>(after.count());
 }
 
-void connection::disarm() {
-    mode = timer_mode::none;
-    uv_timer_stop(&timer);
-}
+void connection::disarm() { mode = timer_mode::none; }
 
 void connection::on_timer() {
     // Any timeout drops the connection: an idle keep-alive, a head or body that does not arrive
@@ -910,7 +967,56 @@ void connection::on_timer() {
     close();
 }
 
+// ---- connection: I/O state -----------------------------------------------------------------
+
+connection_io& connection::use_io() {
+    if (!io) {
+        auto& pool = owner->io_pool;
+        if (!pool.empty()) {
+            io = std::move(pool.back());
+            pool.pop_back();
+        } else {
+            io = std::make_unique<connection_io>(owner->shared->options.limits);
+        }
+    }
+    return *io;
+}
+
+// An idle keep-alive connection (no request, no unconsumed input, nothing to write) returns its
+// I/O state to the worker's pool: 10,000 idle connections then cost their handles, not 10,000
+// parsers, buffers and request states. The pool is bounded; warm objects keep their capacity,
+// so busy connections do not reallocate.
+void connection::release_io_if_idle() {
+    if (!io || closing || in_request || writing || !io->input.empty() || !io->batch.empty() ||
+        !io->parser.idle() || io->receive_waiter || io->drain_waiter) {
+        return;
+    }
+    if (io->request) {
+        if (io->request->cancellation.is_cancelled()) {
+            io->request.reset();
+        } else {
+            io->request->runner = {};  // the finished coroutine frame goes back to the cache
+        }
+    }
+    io->parser.reset();
+    io->pending.clear();
+    if (io->pending.capacity() > 4096) std::string().swap(io->pending);
+    io->pending_offset = 0;
+    io->input = {};
+    if (owner->io_pool.size() < 256) owner->io_pool.push_back(std::move(io));
+    io.reset();
+}
+
 // ---- worker ------------------------------------------------------------------------------
+
+void worker::sweep() {
+    const std::uint64_t now = uv_now(uv);
+    for (connection* c = connections; c;) {
+        connection* next = c->next;
+        if (!c->closing && c->mode != timer_mode::none && now >= c->deadline) c->on_timer();
+        c = next;
+    }
+}
 
 void worker::defer(connection* c) {
     if (c->deferred) return;
@@ -925,10 +1031,10 @@ void worker::defer(connection* c) {
 }
 
 void worker::run_deferred() {
-    std::vector<connection*> batch;
-    batch.swap(deferred);
+    std::vector<connection*> ready;
+    ready.swap(deferred);
     uv_idle_stop(&deferred_runner);
-    for (auto* c : batch) {
+    for (auto* c : ready) {
         c->deferred = false;
         if (c->closing) {
             c->maybe_free();
@@ -940,6 +1046,7 @@ void worker::run_deferred() {
         if (!c->closing) {
             c->keep_unconsumed();
             c->flush();
+            c->release_io_if_idle();
         }
     }
 }
@@ -958,9 +1065,9 @@ void worker::begin_drain() {
         if (!c->in_request) {
             c->close();
         } else {
-            c->request->keep_alive = false;
-            if (c->receive_waiter && c->request->body_finished_sent) {
-                loop->post(std::exchange(c->receive_waiter, {}));
+            c->io->request->keep_alive = false;
+            if (c->io->receive_waiter && c->io->request->body_finished_sent) {
+                loop->post(std::exchange(c->io->receive_waiter, {}));
             }
         }
         c = next;
@@ -974,8 +1081,8 @@ void worker::begin_drain() {
 void worker::drop_all() {
     for (connection* c = connections; c;) {
         connection* next = c->next;
-        if (c->in_request && c->request && !c->request->app_done) {
-            c->request->cancellation.cancel();
+        if (c->in_request && c->io->request && !c->io->request->app_done) {
+            c->io->request->cancellation.cancel();
         }
         c->close();
         c = next;
@@ -1151,10 +1258,8 @@ void on_new_connection(uv_stream_t* listener, int status) {
     w->loop->guarded([&] {
         auto* c = new connection(w);
         uv_tcp_init(w->uv, &c->tcp);
-        uv_timer_init(w->uv, &c->timer);
         c->tcp.data = c;
-        c->timer.data = c;
-        c->handles_open = 2;
+        c->handles_open = 1;
         c->next = w->connections;
         if (w->connections) w->connections->prev = c;
         w->connections = c;
@@ -1165,8 +1270,8 @@ void on_new_connection(uv_stream_t* listener, int status) {
             return;
         }
         uv_tcp_nodelay(&c->tcp, 1);
-        c->client = peer_address(&c->tcp, false);
-        c->local = peer_address(&c->tcp, true);
+        c->client.capture(&c->tcp, false);
+        c->local.capture(&c->tcp, true);
         const auto limit = w->shared->options.limit_concurrency;
         if (limit != 0 && count > limit) {
             c->write_simple_response(503, "Service Unavailable", true);
@@ -1187,6 +1292,23 @@ void run_worker(worker* w) {
         uv_timer_init(w->uv, &w->shutdown_timer);
         w->shutdown_timer.data = w;
         uv_unref(reinterpret_cast<uv_handle_t*>(&w->shutdown_timer));
+        uv_timer_init(w->uv, &w->sweep_timer);
+        w->sweep_timer.data = w;
+        {
+            // Sweep often enough for the shortest timeout to fire within a quarter of itself.
+            const auto& o = w->shared->options;
+            auto shortest = std::min({o.header_timeout, o.body_timeout, o.keep_alive_timeout,
+                                      o.write_timeout});
+            const auto period = std::clamp<std::int64_t>(shortest.count() / 4, 5, 250);
+            uv_timer_start(
+                &w->sweep_timer,
+                [](uv_timer_t* t) {
+                    auto* self = static_cast<worker*>(t->data);
+                    self->loop->guarded([&] { self->sweep(); });
+                },
+                static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
+            uv_unref(reinterpret_cast<uv_handle_t*>(&w->sweep_timer));
+        }
         uv_tcp_init(w->uv, &w->listener.tcp);
         w->listener.tcp.data = w;
         if (int rc = uv_tcp_open(&w->listener.tcp, w->listen_fd); rc != 0) {
@@ -1212,6 +1334,7 @@ void run_worker(worker* w) {
         }
         uv_close(reinterpret_cast<uv_handle_t*>(&w->deferred_runner), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&w->shutdown_timer), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&w->sweep_timer), nullptr);
         // Let requests unwind (their clients are gone) and handles finish closing.
         for (int round = 0; round < 1000 && uv_loop_alive(w->uv); ++round) {
             uv_run(w->uv, UV_RUN_NOWAIT);
