@@ -278,6 +278,7 @@ struct connection {
     task<event> receive_event();
     task<void> send_event(event e);
     void write_simple_response(int status, std::string_view body, bool close_connection);
+    void close_after_writing();
     void fail_request(std::string_view why);
     void access_log(const request_state& req) const;
 
@@ -646,18 +647,9 @@ void connection::start_request() {
     starting = false;
 }
 
-struct receive_fn {
-    connection* c;
-    task<event> operator()() const { return c->receive_event(); }
-};
-struct send_fn {
-    connection* c;
-    task<void> operator()(event e) const { return c->send_event(std::move(e)); }
-};
-
 detail::driver connection::run_app(connection& self, request_state& req) {
-    receive_fn receive_impl{&self};
-    send_fn send_impl{&self};
+    receive_member<connection, &connection::receive_event> receive_impl{&self};
+    send_member<connection, &connection::send_event> send_impl{&self};
     try {
         const activity_scope label(req.activity);
         co_await in_scope(self.owner->shared->app(req.request_scope, receive(receive_impl),
@@ -848,23 +840,25 @@ void connection::finish_request() {
         // The framing cannot be completed: the client must see the connection end. Fix: after
         // what the app did send — close() alone dropped bytes still queued in this round, so
         // the client saw no response at all instead of a truncated one.
-        close_after_flush = true;
-        stop_reading();
-        flush();
-        if (!writing && io->batch.empty()) close();
+        close_after_writing();
         return;
     }
     access_log(req);
     if (!req.keep_alive || req.more_body || owner->draining) {
-        close_after_flush = true;
-        stop_reading();
-        flush();
-        if (!writing && io->batch.empty()) close();
+        close_after_writing();
         return;
     }
 }
 
 // ---- connection: writing -------------------------------------------------------------------
+
+// Sends what is queued, then closes: no further request is read on this connection.
+void connection::close_after_writing() {
+    close_after_flush = true;
+    stop_reading();
+    flush();
+    if (!writing && (!io || io->batch.empty())) close();
+}
 
 void connection::flush() {
     if (closing || writing) return;
@@ -1115,14 +1109,6 @@ struct server::impl::lifespan_state {
     std::condition_variable changed;
     detail::driver runner;
 
-    struct receive_impl {
-        lifespan_state* self;
-        task<event> operator()() const { return self->next(); }
-    };
-    struct send_impl {
-        lifespan_state* self;
-        task<void> operator()(event e) const { return self->on_send(std::move(e)); }
-    };
     struct waiter_awaiter {
         lifespan_state* self;
         bool await_ready() const noexcept { return self->shutdown_requested; }
@@ -1155,8 +1141,8 @@ struct server::impl::lifespan_state {
         co_return;
     }
     static detail::driver run(lifespan_state& self) {
-        receive_impl r{&self};
-        send_impl sd{&self};
+        receive_member<lifespan_state, &lifespan_state::next> r{&self};
+        send_member<lifespan_state, &lifespan_state::on_send> sd{&self};
         try {
             co_await self.shared->app(self.lifespan_scope, receive(r), send(sd));
         } catch (...) {

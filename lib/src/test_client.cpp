@@ -205,14 +205,6 @@ struct http_session {
     cancellation_state app_cancellation;
     std::string activity;  // watchdog label
 
-    struct receive_fn {
-        http_session* self;
-        task<event> operator()() const { return self->next_event(); }
-    } receive_impl{this};
-    struct send_fn {
-        http_session* self;
-        task<void> operator()(event e) const { return self->on_send(std::move(e)); }
-    } send_impl{this};
     detail::driver runner;
 
     task<event> next_event() {
@@ -287,8 +279,10 @@ struct http_session {
     static detail::driver run(any_app app, http_session& self) {
         try {
             activity_scope label(self.activity);
-            co_await in_scope(app(self.request_scope, receive(self.receive_impl),
-                                  send(self.send_impl)),
+            // The handles' targets live in this frame, which outlives the app's call.
+            receive_member<http_session, &http_session::next_event> receive_impl{&self};
+            send_member<http_session, &http_session::on_send> send_impl{&self};
+            co_await in_scope(app(self.request_scope, receive(receive_impl), send(send_impl)),
                               &self.app_cancellation);
         } catch (...) {
             self.app_error = std::current_exception();
@@ -414,14 +408,6 @@ struct lifespan_run {
     std::chrono::milliseconds timeout{};
     cancellation_state cancellation;
 
-    struct receive_fn {
-        lifespan_run* self;
-        task<event> operator()() const { return self->next_event(); }
-    } receive_impl{this};
-    struct send_fn {
-        lifespan_run* self;
-        task<void> operator()(event e) const { return self->on_send(std::move(e)); }
-    } send_impl{this};
     detail::driver runner;
 
     task<event> next_event() {
@@ -449,8 +435,9 @@ struct lifespan_run {
     }
     static detail::driver run(any_app app, lifespan_run& self) {
         try {
-            co_await in_scope(app(self.lifespan_scope, receive(self.receive_impl),
-                                  send(self.send_impl)),
+            receive_member<lifespan_run, &lifespan_run::next_event> receive_impl{&self};
+            send_member<lifespan_run, &lifespan_run::on_send> send_impl{&self};
+            co_await in_scope(app(self.lifespan_scope, receive(receive_impl), send(send_impl)),
                               &self.cancellation);
         } catch (...) {
             self.app_error = std::current_exception();

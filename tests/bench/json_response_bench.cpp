@@ -109,21 +109,15 @@ struct exchange_transport {
         }
         co_return;
     }
-    struct receive_fn {
-        exchange_transport* self;
-        task<event> operator()() const { return self->next(); }
-    } receive_impl{this};
-    struct send_fn {
-        exchange_transport* self;
-        task<void> operator()(event e) const { return self->on_send(std::move(e)); }
-    } send_impl{this};
 };
 
 task<void> exchange_request(exchange_transport& t) {
     wire.clear();
     t.body_sent = false;
     t.exchange.emplace(t.request_scope);
-    co_await json_app(t.request_scope, receive(t.receive_impl), send(t.send_impl));
+    receive_member<exchange_transport, &exchange_transport::next> receive_impl{&t};
+    send_member<exchange_transport, &exchange_transport::on_send> send_impl{&t};
+    co_await json_app(t.request_scope, receive(receive_impl), send(send_impl));
 }
 
 }  // namespace

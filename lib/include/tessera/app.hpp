@@ -74,6 +74,20 @@ private:
     task<void> (*call_)(void*, event);
 };
 
+/// Function objects a transport (or a middleware) keeps in its coroutine frame to hand out
+/// `receive` and `send` handles bound to its own member functions:
+/// `receive_member<conn, &conn::next_event> r{this}; co_await app(s, receive(r), ...)`.
+template <class T, task<event> (T::*Next)()>
+struct receive_member {
+    T* self;
+    task<event> operator()() const { return (self->*Next)(); }
+};
+template <class T, task<void> (T::*Emit)(event)>
+struct send_member {
+    T* self;
+    task<void> operator()(event e) const { return (self->*Emit)(std::move(e)); }
+};
+
 /// An app: anything callable as `task<void>(scope&, receive, send) const`. Apps are immutable
 /// once built and may be called concurrently (from several loops); per-call state lives in the
 /// coroutine frame. The scope outlives the call; `receive` and `send` are handles by value.
