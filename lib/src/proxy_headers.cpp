@@ -164,8 +164,20 @@ bool proxy_trust::trusts(std::string_view host) const noexcept {
     return false;
 }
 
+namespace {
+// One pass over the (lower-case) names: most requests carry no proxy header, and then neither
+// the trust check (an address parse) nor the four lookups below are worth doing.
+bool has_proxy_header(const headers& h) noexcept {
+    for (const auto& field : h) {
+        const std::string_view name = field.name;
+        if (name == "forwarded" || name.starts_with("x-forwarded-")) return true;
+    }
+    return false;
+}
+}  // namespace
+
 void apply_proxy_headers(const proxy_trust& trust, scope& s) {
-    if (!s.client || !trust.trusts(s.client->host)) return;
+    if (!s.client || !has_proxy_header(s.headers) || !trust.trusts(s.client->host)) return;
     const auto forwarded = parse_forwarded(s.headers);
     if (!forwarded.empty()) {
         // The nearest hop (from the right) that is not a trusted proxy is the client.
