@@ -11,11 +11,6 @@ using namespace itest;
 
 namespace {
 
-server_options quiet() {
-    server_options o;
-    o.access_log = false;
-    return o;
-}
 
 // Sends `request` on a fresh connection while another connection, opened before, waits; the
 // bad one must be answered `status` and closed, the other still served.

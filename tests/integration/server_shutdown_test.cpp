@@ -8,11 +8,6 @@ using namespace itest;
 
 namespace {
 
-server_options quiet() {
-    server_options o;
-    o.access_log = false;
-    return o;
-}
 
 // Shared between a test and its app (the app captures a pointer: apps are copied).
 struct lifespan_record {

@@ -11,15 +11,6 @@
 using namespace tessera;
 using namespace itest;
 
-namespace {
-
-server_options quiet() {
-    server_options o;
-    o.access_log = false;
-    return o;
-}
-
-}  // namespace
 
 TEST_CASE("several requests are served on one keep-alive connection") {
     running_server s(path_echo, quiet());

@@ -282,6 +282,13 @@ private:
 };
 
 /// A GET request with a Host header.
+/// Server options for tests: the defaults without the access log.
+inline tessera::server_options quiet() {
+    tessera::server_options o;
+    o.access_log = false;
+    return o;
+}
+
 inline std::string get(std::string_view target, std::string_view extra = {}) {
     std::string r = "GET ";
     r.append(target).append(" HTTP/1.1\r\nHost: test\r\n").append(extra).append("\r\n");
