@@ -35,6 +35,18 @@ task<void> lifespan_part(scope& s, receive r, tessera::send sd, lifespan_record*
     }
 }
 
+// The app most lifespan tests serve: lifespan_part on lifespan scopes, path_echo otherwise.
+struct lifespan_echo {
+    lifespan_record* record;
+    task<void> operator()(scope& s, receive r, tessera::send sd) const {
+        if (s.type == scope_type::lifespan) {
+            co_await lifespan_part(s, r, sd, record);
+            co_return;
+        }
+        co_await path_echo(s, r, sd);
+    }
+};
+
 }  // namespace
 
 TEST_CASE("lifespan startup runs before the first request and its state reaches requests") {
@@ -68,13 +80,7 @@ TEST_CASE("lifespan startup runs before the first request and its state reaches 
 
 TEST_CASE("lifespan runs once for all workers") {
     lifespan_record rec;
-    auto app = [p = &rec](scope& s, receive r, tessera::send sd) -> task<void> {
-        if (s.type == scope_type::lifespan) {
-            co_await lifespan_part(s, r, sd, p);
-            co_return;
-        }
-        co_await path_echo(s, r, sd);
-    };
+    const lifespan_echo app{&rec};
     auto o = quiet();
     o.workers = 2;
     {
@@ -134,13 +140,7 @@ TEST_CASE("an app that does not speak lifespan is tolerated in automatic mode on
 
 TEST_CASE("lifespan_mode::off never calls the app with a lifespan scope") {
     lifespan_record rec;
-    auto app = [p = &rec](scope& s, receive r, tessera::send sd) -> task<void> {
-        if (s.type == scope_type::lifespan) {
-            co_await lifespan_part(s, r, sd, p);
-            co_return;
-        }
-        co_await path_echo(s, r, sd);
-    };
+    const lifespan_echo app{&rec};
     auto o = quiet();
     o.lifespan = lifespan_mode::off;
     {
