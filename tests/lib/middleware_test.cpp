@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "tessera/middleware.hpp"
 #include "tessera/request.hpp"
 #include "tessera/response.hpp"
 #include "tessera/testing/test_client.hpp"
@@ -161,4 +162,69 @@ TEST_CASE("a header rewriter outside a body reader sees the inner response") {
     const auto r = client.post("/", {.content = "abc"});
     CHECK(r.headers.get("x-middleware") == "1");
     CHECK(r.json()["body"] == "abc");
+}
+
+namespace {
+// A middleware with options, built by a recipe: it appends its tag to `x-trail`.
+struct trail_options {
+    std::string tag;
+};
+struct trail_middleware {
+    any_app inner;
+    trail_options options;
+    trail_middleware(any_app app, trail_options opts)
+        : inner(std::move(app)), options(std::move(opts)) {}
+    task<void> operator()(scope& s, receive r, send sd) const {
+        const std::string tag = options.tag;
+        auto add_tag = [sd, tag](event e) -> task<void> {
+            if (auto* start = std::get_if<http::response_start>(&e)) {
+                start->headers.append("x-trail", tag);
+            }
+            co_await sd(std::move(e));
+        };
+        co_await inner(s, r, send(add_tag));
+    }
+};
+
+task<void> ok(scope& s, receive r, send sd) {
+    const plain_text_response answer("ok");
+    co_await answer(s, r, sd);
+}
+task<void> also_ok(scope& s, receive r, send sd) {
+    const plain_text_response answer("also ok");
+    co_await answer(s, r, sd);
+}
+}  // namespace
+
+TEST_CASE("middleware::of builds the middleware around the inner app with its options") {
+    const auto recipe = middleware::of<trail_middleware>(trail_options{"a"});
+    test_client client{recipe.wrap(ok)};
+    const auto r = client.get("/");
+    CHECK(r.text() == "ok");
+    CHECK(r.headers.get("x-trail") == "a");
+}
+
+TEST_CASE("wrap_all puts the first recipe outermost") {
+    const std::vector<middleware> stack{middleware::of<trail_middleware>(trail_options{"outer"}),
+                                        middleware::of<trail_middleware>(trail_options{"inner"})};
+    test_client client{wrap_all(stack, ok)};
+    // The inner middleware sees the response first and appends first; the outer one appends last.
+    CHECK(client.get("/").headers.get_all("x-trail") ==
+          std::vector<std::string_view>{"inner", "outer"});
+}
+
+TEST_CASE("one recipe wraps two different apps independently") {
+    const middleware recipe([](any_app inner) { return trail_middleware(std::move(inner), {"x"}); });
+    test_client first{recipe.wrap(ok)};
+    test_client second{recipe.wrap(also_ok)};
+    CHECK(first.get("/").text() == "ok");
+    CHECK(second.get("/").text() == "also ok");
+    CHECK(second.get("/").headers.get("x-trail") == "x");
+}
+
+TEST_CASE("an empty stack leaves the app as it is") {
+    test_client client{wrap_all({}, ok)};
+    const auto r = client.get("/");
+    CHECK(r.text() == "ok");
+    CHECK_FALSE(r.headers.contains("x-trail"));
 }
