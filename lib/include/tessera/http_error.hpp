@@ -40,4 +40,14 @@ private:
     std::shared_ptr<const state> state_;
 };
 
+/// Left in `scope.extensions` by a layer that turns `http_error` into responses (the exception
+/// middleware). Components that would otherwise answer an error themselves (the router's 404 and
+/// 405) throw `http_error` instead when it is present, so the application's exception handlers
+/// see those errors too — Starlette checks `"app" in scope` for the same purpose.
+///
+///     s.extensions.set(http_errors_handled{});            // the exception layer, going in
+///     if (s.extensions.contains<http_errors_handled>())   // the router, on no match
+///         throw http_error(404);
+struct http_errors_handled {};
+
 }  // namespace tessera
