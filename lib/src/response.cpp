@@ -1,8 +1,14 @@
 #include "tessera/response.hpp"
 
 #include <charconv>
+#include <exception>
+#include <typeinfo>
 
+#include "tessera/cancellation.hpp"
+#include "tessera/log.hpp"
+#include "tessera/loop.hpp"
 #include "tessera/percent.hpp"
+#include "tessera/state.hpp"  // detail::type_display_name
 #include "tessera/status.hpp"
 
 namespace tessera {
@@ -14,6 +20,54 @@ bool starts_with_text(std::string_view media_type) {
 
 bool names_charset(std::string_view media_type) {
     return to_lower_ascii(media_type).find("charset=") != std::string::npos;
+}
+
+// Reports a failed background task to the log sink of the loop running it (the server gives
+// each worker loop the server's sink; a test makes its loop with a sink of its own).
+void report_background_failure(const scope& s, std::size_t index, std::size_t count,
+                               const std::exception_ptr& failure) noexcept {
+    try {
+        auto* loop = event_loop::current();
+        if (loop == nullptr || !loop->options().sink) return;
+        std::string what = "unknown exception";
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            what = detail::type_display_name(typeid(e)) + ": " + e.what();
+        } catch (...) {
+        }
+        std::string message = "background task " + std::to_string(index + 1) + " of " +
+                              std::to_string(count) + " after " + s.method + " " + s.path +
+                              " failed: " + what;
+        if (const auto skipped = count - index - 1; skipped > 0) {
+            message += "; " + std::to_string(skipped) + " later task" + (skipped > 1 ? "s" : "") +
+                       " skipped";
+        }
+        emit(loop->options().sink, log_level::error, "background", message);
+    } catch (...) {
+        // Reporting must not fail the request: the client already has its response.
+    }
+}
+
+// Runs the tasks in order once the response is sent. The client has its whole response by
+// now, so a failure can only be logged: it never reaches the client, nor the layers above this
+// response (which could do nothing with it but close a connection that is fine). Like
+// Starlette's BackgroundTasks, the first failure ends the run: later tasks may rely on earlier
+// ones. Cancellation is not a failure and propagates.
+task<void> run_background(const std::vector<background_task>* work, const scope* s) {
+    for (std::size_t i = 0; i < work->size(); ++i) {
+        std::exception_ptr failure;
+        try {
+            co_await (*work)[i]();
+            continue;
+        } catch (const operation_cancelled&) {
+            throw;
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        report_background_failure(*s, i, work->size(), failure);
+        co_return;
+    }
 }
 }  // namespace
 
@@ -77,7 +131,7 @@ task<void> response::operator()(scope& s, receive r, send sd) const {
         co_await sd(http::response_start{status_, headers_});
         co_await sd(http::response_body{body_, false});
     }
-    for (const auto& work : background_) co_await work();
+    if (!background_.empty()) co_await run_background(&background_, &s);
 }
 
 json_response json_response::from_serialised(std::string text, int status,
