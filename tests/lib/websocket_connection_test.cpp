@@ -415,3 +415,25 @@ TEST_CASE("the WebSocket guide's guarded handler behaves as the guide says") {
         CHECK(std::get<websocket::close>(closed).code == 1003);
     }
 }
+
+namespace {
+// The first example of the WebSocket guide (docs/websocket.md), as written there.
+task<void> chat(scope& s, receive r, send sd) {
+    websocket_connection ws(s, r, sd);
+    co_await ws.accept();                       // or ws.accept("chat.v2", extra_headers)
+    auto messages = ws.iter_text();             // ends when the client leaves
+    while (auto text = co_await messages.next()) {
+        co_await ws.send_text("echo: " + *text);
+    }
+}
+}  // namespace
+
+TEST_CASE("the WebSocket guide's chat example echoes until the client leaves") {
+    test_client client(&chat);
+    auto ws = client.websocket_connect("/chat");
+    ws.send_text("one");
+    ws.send_text("two");
+    CHECK(ws.receive_text() == "echo: one");
+    CHECK(ws.receive_text() == "echo: two");
+    CHECK_NOTHROW(ws.close());
+}
