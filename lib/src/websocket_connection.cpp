@@ -123,40 +123,30 @@ task<json> websocket_connection::receive_json() {
     }
 }
 
-async_generator<std::string> websocket_connection::iter_text() {
+// The iter_* generators: `next` until the client leaves, which ends the sequence quietly.
+template <class T>
+async_generator<T> websocket_connection::iterate(task<T> (websocket_connection::*next)()) {
     for (;;) {
-        std::string text;
+        std::optional<T> value;
         try {
-            text = co_await receive_text();
+            value.emplace(co_await (this->*next)());
         } catch (const websocket_disconnect&) {
             co_return;
         }
-        co_yield std::move(text);
+        co_yield std::move(*value);
     }
+}
+
+async_generator<std::string> websocket_connection::iter_text() {
+    return iterate(&websocket_connection::receive_text);
 }
 
 async_generator<std::string> websocket_connection::iter_bytes() {
-    for (;;) {
-        std::string bytes;
-        try {
-            bytes = co_await receive_bytes();
-        } catch (const websocket_disconnect&) {
-            co_return;
-        }
-        co_yield std::move(bytes);
-    }
+    return iterate(&websocket_connection::receive_bytes);
 }
 
 async_generator<json> websocket_connection::iter_json() {
-    for (;;) {
-        json value;
-        try {
-            value = co_await receive_json();
-        } catch (const websocket_disconnect&) {
-            co_return;
-        }
-        co_yield std::move(value);
-    }
+    return iterate(&websocket_connection::receive_json);
 }
 
 task<void> websocket_connection::send_text(std::string_view text) {

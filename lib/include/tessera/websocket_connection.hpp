@@ -139,6 +139,8 @@ public:
 
 private:
     task<websocket::receive> receive_message();
+    template <class T>
+    async_generator<T> iterate(task<T> (websocket_connection::*next)());
     task<void> send_serialized(std::string text);
 
     tessera::receive receive_;
