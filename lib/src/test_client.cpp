@@ -118,6 +118,21 @@ private:
 
 [[noreturn]] void throw_too_large(const http_session& s);
 
+// What a server answers when the app produced nothing.
+void answer_internal_error(test_response& out) {
+    out.status = 500;
+    out.headers = tessera::headers{{"content-type", "text/plain; charset=utf-8"},
+                                   {"content-length", "21"}};
+    out.content = "Internal Server Error";
+}
+
+// A name given in `given` (the client's or a request's headers) replaces the earlier fields of
+// that name, but repeated fields given together are all sent (set() kept only the last one).
+void override_headers(tessera::headers& h, const tessera::headers& given) {
+    for (const auto name : given.keys()) h.remove(name);
+    for (const auto& field : given) h.append(field.name, field.value);
+}
+
 // Lets an app whose client has gone unwind: waits (bounded) for it to return, then cancels it
 // and waits again. False when it still runs; destroying its driver then unwinds it where it
 // stands.
@@ -549,14 +564,21 @@ void test_client::address_scope(scope& s, const tessera::url& target) const {
     s.server = address{target.hostname(), port};
 }
 
-std::string test_client::host_header(const tessera::url& target) {
+tessera::headers test_client::default_headers(const tessera::url& target,
+                                              std::string_view connection) {
     std::string host(target.netloc());
     if (const auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
     // As httpx: a default port is not written ("https://h:443/" sends "Host: h").
     if (target.port() && *target.port() == (target.is_secure() ? 443 : 80)) {
         host.erase(host.rfind(':'));
     }
-    return host;
+    tessera::headers h;
+    h.append("host", host);
+    h.append("accept", "*/*");
+    h.append("accept-encoding", "gzip, deflate");
+    h.append("connection", connection);
+    h.append("user-agent", "testclient");
+    return h;
 }
 
 std::string test_client::cookie_header(
@@ -610,20 +632,9 @@ std::unique_ptr<http_session> test_client::start(std::string_view method,
     }
 
     // Headers: httpx's defaults, then the client's, then the request's (later ones win).
-    tessera::headers h;
-    h.append("host", host_header(target));
-    h.append("accept", "*/*");
-    h.append("accept-encoding", "gzip, deflate");
-    h.append("connection", "keep-alive");
-    h.append("user-agent", "testclient");
-    // A name given by the client's or the request's headers replaces the earlier fields of that
-    // name, but repeated fields given together are all sent (set() kept only the last one).
-    auto override_with = [&h](const tessera::headers& given) {
-        for (const auto name : given.keys()) h.remove(name);
-        for (const auto& field : given) h.append(field.name, field.value);
-    };
-    override_with(options_.headers);
-    override_with(opts.headers);
+    tessera::headers h = default_headers(target, "keep-alive");
+    override_headers(h, options_.headers);
+    override_headers(h, opts.headers);
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
         if (!h.contains("content-length") && !h.contains("transfer-encoding")) {
             h.set("content-length", std::to_string(body.size()));
@@ -675,11 +686,7 @@ test_response test_client::finish(http_session& s) {
     out.method = s.method;
     out.url = s.url;
     if (!s.head_seen) {
-        // What a server answers when the app produced nothing.
-        out.status = 500;
-        out.headers = tessera::headers{{"content-type", "text/plain; charset=utf-8"},
-                                       {"content-length", "21"}};
-        out.content = "Internal Server Error";
+        answer_internal_error(out);
         return out;
     }
     out.status = s.status;
@@ -1187,13 +1194,8 @@ websocket_session test_client::websocket_connect(std::string_view target,
     s.app_state = app_state_;
 
     // Headers: httpx's defaults and the handshake's, then the client's, then the connection's.
-    tessera::headers h;
-    h.append("host", host_header(url));
-    h.append("accept", "*/*");
-    h.append("accept-encoding", "gzip, deflate");
-    h.append("connection", "upgrade");
+    tessera::headers h = default_headers(url, "upgrade");
     h.append("upgrade", "websocket");
-    h.append("user-agent", "testclient");
     h.append("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");  // RFC 6455's sample nonce
     h.append("sec-websocket-version", "13");
     if (!options.subprotocols.empty()) {
@@ -1204,12 +1206,8 @@ websocket_session test_client::websocket_connect(std::string_view target,
         }
         h.append("sec-websocket-protocol", offered);
     }
-    auto override_with = [&h](const tessera::headers& given) {
-        for (const auto name : given.keys()) h.remove(name);
-        for (const auto& field : given) h.append(field.name, field.value);
-    };
-    override_with(options_.headers);
-    override_with(options.headers);
+    override_headers(h, options_.headers);
+    override_headers(h, options.headers);
     const std::string cookies = cookie_header(options.cookies);
     if (!cookies.empty() && !h.contains("cookie")) h.set("cookie", cookies);
     s.headers = std::move(h);
@@ -1263,10 +1261,7 @@ websocket_session test_client::websocket_connect(std::string_view target,
         throw protocol_error(*r.ending.problem);
     }
     if (r.ending.what == websocket_ending::kind::respond_500) {
-        response.status = 500;
-        response.headers = tessera::headers{{"content-type", "text/plain; charset=utf-8"},
-                                            {"content-length", "21"}};
-        response.content = "Internal Server Error";
+        answer_internal_error(response);
         throw websocket_denied(std::move(response));
     }
     throw std::runtime_error("test_client: the app ended its denial response early: " +

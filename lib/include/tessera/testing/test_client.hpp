@@ -310,8 +310,9 @@ private:
     void store_cookies(const tessera::headers& response_headers);
     // The path, query, root_path, client and server of a scope for `target`.
     void address_scope(scope& s, const tessera::url& target) const;
-    // The Host header for `target`, as httpx writes it.
-    static std::string host_header(const tessera::url& target);
+    // httpx's default fields for `target` (Host written as httpx writes it), with `connection`.
+    static tessera::headers default_headers(const tessera::url& target,
+                                            std::string_view connection);
     // The Cookie header: the jar, then `own` (which replace jar cookies of the same name).
     std::string cookie_header(const std::vector<std::pair<std::string, std::string>>& own) const;
 
