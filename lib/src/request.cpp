@@ -4,72 +4,9 @@
 #include <stdexcept>
 
 #include "tessera/http_error.hpp"
-#include "tessera/percent.hpp"
 #include "tessera/timer.hpp"
 
 namespace tessera {
-
-namespace {
-// The path part of the request URL: the bytes the client sent when the transport kept them,
-// else the decoded path quoted back (in-memory callers may set only `path`).
-std::string url_path(const scope& s) {
-    if (!s.raw_path.empty()) return s.raw_path;
-    return quote(s.path);
-}
-}  // namespace
-
-const url& request::url() const {
-    if (!url_) {
-        url_ = tessera::url::from_parts(scope_->scheme, scope_->headers.get("host"), scope_->server,
-                                        url_path(*scope_), scope_->query_string);
-    }
-    return *url_;
-}
-
-tessera::url request::base_url() const {
-    std::string root = quote(scope_->root_path);
-    if (root.empty() || root.back() != '/') root.push_back('/');
-    return tessera::url::from_parts(scope_->scheme, scope_->headers.get("host"), scope_->server,
-                                    root, {});
-}
-
-const query_params& request::query_params() const {
-    if (!query_) query_.emplace(scope_->query_string);
-    return *query_;
-}
-
-const cookie_list& request::cookies() const {
-    if (!cookies_) {
-        cookies_.emplace();
-        for (const auto& value : scope_->headers.get_all("cookie")) {
-            auto parsed = parse_cookie_header(value);
-            // Later headers win for a repeated name, like later pairs within one header.
-            for (auto& [name, cookie_value] : parsed) {
-                bool replaced = false;
-                for (auto& existing : *cookies_) {
-                    if (existing.first == name) {
-                        existing.second = std::move(cookie_value);
-                        replaced = true;
-                        break;
-                    }
-                }
-                if (!replaced) cookies_->emplace_back(std::move(name), std::move(cookie_value));
-            }
-        }
-    }
-    return *cookies_;
-}
-
-std::optional<std::string_view> request::cookie(std::string_view name) const {
-    return find_cookie(cookies(), name);
-}
-
-state& request::app_state() const {
-    if (!scope_->app_state) {
-        throw std::logic_error("request::app_state: this app has no lifespan state");
-    }
-    return *scope_->app_state;
-}
 
 // The next body chunk from the transport (or the one is_disconnected() put aside), or nullopt
 // once the body is complete. Other events (none are expected on an HTTP scope before the body
@@ -98,7 +35,7 @@ task<std::optional<std::string>> request::next_chunk() {
 }
 
 task<std::string_view> request::body() {
-    if (auto* cached = scope_->extensions.find<received_body>()) co_return cached->bytes;
+    if (auto* cached = scope().extensions.find<received_body>()) co_return cached->bytes;
     if (stream_consumed_) throw std::logic_error("request::body: the stream was already consumed");
     std::string bytes;
     bool first = true;
@@ -111,11 +48,11 @@ task<std::string_view> request::body() {
             bytes += *chunk;
         }
     }
-    co_return scope_->extensions.set(received_body{std::move(bytes)}).bytes;
+    co_return scope().extensions.set(received_body{std::move(bytes)}).bytes;
 }
 
 async_generator<std::string> request::stream() {
-    if (auto* cached = scope_->extensions.find<received_body>()) {
+    if (auto* cached = scope().extensions.find<received_body>()) {
         if (!cached->bytes.empty()) co_yield std::string(cached->bytes);
         co_return;
     }
@@ -169,7 +106,7 @@ task<event> request::replay_next() {
     // it itself if it was handed inward; replaying it here too made nested body readers
     // deliver it twice.
     if (!replayed_ && read_from_receive_) {
-        if (auto* cached = scope_->extensions.find<received_body>()) {
+        if (auto* cached = scope().extensions.find<received_body>()) {
             replayed_ = true;
             co_return http::request{cached->bytes, false};
         }

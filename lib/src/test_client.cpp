@@ -1,11 +1,13 @@
 // The in-memory transport. Each request gets an http_session: a scope, the request body to
 // deliver, an http_exchange enforcing the same rules the server applies, and the response as it
-// arrives. The app runs as a coroutine on the calling thread's loop; `drive` runs that loop until
-// the test's condition holds, with a timer bounding every wait.
+// arrives; each WebSocket connection a websocket_run around a websocket_exchange. The app runs
+// as a coroutine on the calling thread's loop; `drive` runs that loop until the test's condition
+// holds, with a timer bounding every wait.
 #include "tessera/testing/test_client.hpp"
 
 #include <uv.h>
 
+#include <deque>
 #include <fstream>
 #include <functional>
 
@@ -15,6 +17,7 @@
 #include "tessera/loop.hpp"
 #include "tessera/percent.hpp"
 #include "tessera/status.hpp"
+#include "tessera/websocket_exchange.hpp"
 
 namespace tessera::testing {
 
@@ -114,6 +117,32 @@ private:
 };
 
 [[noreturn]] void throw_too_large(const http_session& s);
+
+// What a server answers when the app produced nothing.
+void answer_internal_error(test_response& out) {
+    out.status = 500;
+    out.headers = tessera::headers{{"content-type", "text/plain; charset=utf-8"},
+                                   {"content-length", "21"}};
+    out.content = "Internal Server Error";
+}
+
+// A name given in `given` (the client's or a request's headers) replaces the earlier fields of
+// that name, but repeated fields given together are all sent (set() kept only the last one).
+void override_headers(tessera::headers& h, const tessera::headers& given) {
+    for (const auto name : given.keys()) h.remove(name);
+    for (const auto& field : given) h.append(field.name, field.value);
+}
+
+// Lets an app whose client has gone unwind: waits (bounded) for it to return, then cancels it
+// and waits again. False when it still runs; destroying its driver then unwinds it where it
+// stands.
+bool let_app_finish(const bool& app_done, cancellation_state& cancellation,
+                    std::chrono::milliseconds limit) {
+    const auto done = [&app_done] { return app_done; };
+    if (transport_waker.drive(done, limit)) return true;
+    cancellation.cancel();
+    return transport_waker.drive(done, limit);
+}
 
 // The name and value a Set-Cookie field sets. The value is unquoted the way the server's cookie
 // parser unquotes it (`"a\073b"` is `a;b`); merely stripping the quotes, as before, left the
@@ -299,12 +328,8 @@ struct http_session {
     void shut_down() {
         if (app_done) return;
         disconnect();
-        drive([this] { return app_done; }, timeout);
-        if (!app_done) {
-            app_cancellation.cancel();
-            drive([this] { return app_done; }, timeout);
-        }
         // Past both bounds the app ignores cancellation; destroying the driver unwinds it.
+        (void)let_app_finish(app_done, app_cancellation, timeout);
     }
 
     ~http_session() {
@@ -522,17 +547,7 @@ lifespan_session test_client::lifespan() {
     return lifespan_session(std::move(run));
 }
 
-std::unique_ptr<http_session> test_client::start(std::string_view method,
-                                                 const tessera::url& target,
-                                                 const request_options& opts,
-                                                 std::optional<std::string> body_override,
-                                                 bool streaming) {
-    auto session = std::make_unique<http_session>();
-    auto& s = session->request_scope;
-    s.type = scope_type::http;
-    s.http_version = "1.1";
-    s.method = std::string(method);
-    s.scheme = std::string(target.scheme());
+void test_client::address_scope(scope& s, const tessera::url& target) const {
     std::string raw_path(target.path().empty() ? "/" : target.path());
     // A path already under root_path keeps it; "/apiary" is not under "/api" (a segment
     // boundary must follow the prefix).
@@ -547,6 +562,53 @@ std::unique_ptr<http_session> test_client::start(std::string_view method,
     s.client = options_.client;
     const auto port = target.port().value_or(target.is_secure() ? 443 : 80);
     s.server = address{target.hostname(), port};
+}
+
+tessera::headers test_client::default_headers(const tessera::url& target,
+                                              std::string_view connection) {
+    std::string host(target.netloc());
+    if (const auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
+    // As httpx: a default port is not written ("https://h:443/" sends "Host: h").
+    if (target.port() && *target.port() == (target.is_secure() ? 443 : 80)) {
+        host.erase(host.rfind(':'));
+    }
+    tessera::headers h;
+    h.append("host", host);
+    h.append("accept", "*/*");
+    h.append("accept-encoding", "gzip, deflate");
+    h.append("connection", connection);
+    h.append("user-agent", "testclient");
+    return h;
+}
+
+std::string test_client::cookie_header(
+    const std::vector<std::pair<std::string, std::string>>& own) const {
+    std::string header;
+    auto add_cookie = [&](std::string_view name, std::string_view value) {
+        if (!header.empty()) header += "; ";
+        header += cookie_pair(name, value);
+    };
+    for (const auto& [name, value] : jar_) {
+        bool overridden = false;
+        for (const auto& mine : own) overridden = overridden || mine.first == name;
+        if (!overridden) add_cookie(name, value);
+    }
+    for (const auto& [name, value] : own) add_cookie(name, value);
+    return header;
+}
+
+std::unique_ptr<http_session> test_client::start(std::string_view method,
+                                                 const tessera::url& target,
+                                                 const request_options& opts,
+                                                 std::optional<std::string> body_override,
+                                                 bool streaming) {
+    auto session = std::make_unique<http_session>();
+    auto& s = session->request_scope;
+    s.type = scope_type::http;
+    s.http_version = "1.1";
+    s.method = std::string(method);
+    s.scheme = std::string(target.scheme());
+    address_scope(s, target);
     s.app_state = app_state_;
 
     // Body.
@@ -570,44 +632,17 @@ std::unique_ptr<http_session> test_client::start(std::string_view method,
     }
 
     // Headers: httpx's defaults, then the client's, then the request's (later ones win).
-    tessera::headers h;
-    std::string host(target.netloc());
-    if (const auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
-    // As httpx: a default port is not written ("https://h:443/" sends "Host: h").
-    if (target.port() && *target.port() == (target.is_secure() ? 443 : 80)) {
-        host.erase(host.rfind(':'));
-    }
-    h.append("host", host);
-    h.append("accept", "*/*");
-    h.append("accept-encoding", "gzip, deflate");
-    h.append("connection", "keep-alive");
-    h.append("user-agent", "testclient");
-    // A name given by the client's or the request's headers replaces the earlier fields of that
-    // name, but repeated fields given together are all sent (set() kept only the last one).
-    auto override_with = [&h](const tessera::headers& given) {
-        for (const auto name : given.keys()) h.remove(name);
-        for (const auto& field : given) h.append(field.name, field.value);
-    };
-    override_with(options_.headers);
-    override_with(opts.headers);
+    tessera::headers h = default_headers(target, "keep-alive");
+    override_headers(h, options_.headers);
+    override_headers(h, opts.headers);
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
         if (!h.contains("content-length") && !h.contains("transfer-encoding")) {
             h.set("content-length", std::to_string(body.size()));
         }
     }
     if (!content_type.empty() && !h.contains("content-type")) h.set("content-type", content_type);
-    std::string cookie_header;
-    auto add_cookie = [&](std::string_view name, std::string_view value) {
-        if (!cookie_header.empty()) cookie_header += "; ";
-        cookie_header += cookie_pair(name, value);
-    };
-    for (const auto& [name, value] : jar_) {
-        bool overridden = false;
-        for (const auto& own : opts.cookies) overridden = overridden || own.first == name;
-        if (!overridden) add_cookie(name, value);
-    }
-    for (const auto& [name, value] : opts.cookies) add_cookie(name, value);
-    if (!cookie_header.empty() && !h.contains("cookie")) h.set("cookie", cookie_header);
+    const std::string cookies = cookie_header(opts.cookies);
+    if (!cookies.empty() && !h.contains("cookie")) h.set("cookie", cookies);
     s.headers = std::move(h);
 
     session->body = std::move(body);
@@ -651,11 +686,7 @@ test_response test_client::finish(http_session& s) {
     out.method = s.method;
     out.url = s.url;
     if (!s.head_seen) {
-        // What a server answers when the app produced nothing.
-        out.status = 500;
-        out.headers = tessera::headers{{"content-type", "text/plain; charset=utf-8"},
-                                       {"content-length", "21"}};
-        out.content = "Internal Server Error";
+        answer_internal_error(out);
         return out;
     }
     out.status = s.status;
@@ -812,6 +843,429 @@ test_stream test_client::stream(std::string_view method, std::string_view target
         store_cookies(s.response_headers);  // as request() does: streamed responses set cookies too
     }
     return test_stream(std::move(session));
+}
+
+}  // namespace tessera::testing
+
+// ---- WebSocket ---------------------------------------------------------------------------
+
+namespace tessera::testing {
+
+// One WebSocket connection in flight: the scope, the websocket_exchange enforcing the rules the
+// server applies, the messages travelling each way, and what the app answered the handshake
+// with. Heap-allocated: the app holds handles into it.
+struct websocket_run {
+    scope ws_scope;
+    std::optional<websocket_exchange> exchange;
+    std::deque<websocket::receive> to_app;    // sent by the test, not yet received by the app
+    std::deque<websocket::receive> from_app;  // sent by the app, not yet read by the test
+    std::size_t from_app_bytes = 0;
+    // The app's close, or the one the transport sent for it when it returned.
+    std::optional<websocket::close> app_close;
+
+    std::optional<std::string> subprotocol;
+    tessera::headers accept_headers;
+    bool rejected = false;  // closed before accepting
+    int denial_status = 0;
+    tessera::headers denial_headers;
+    std::string denial_body;
+    bool denial_complete = false;
+
+    bool client_closed = false;  // the test closed
+    bool app_done = false;
+    std::exception_ptr app_error;
+    bool error_reported = false;
+    websocket_ending ending;
+
+    std::chrono::milliseconds timeout{};
+    bool raise_server_exceptions = true;
+    std::string activity;  // watchdog label
+    // Like a socket's buffer: an app that sends more than this unread waits for the test.
+    static constexpr std::size_t high_water = 64 * 1024;
+    std::coroutine_handle<> receive_waiter{};
+    std::coroutine_handle<> send_waiter{};
+    cancellation_state app_cancellation;
+
+    detail::driver runner;
+
+    task<event> next_event() {
+        for (;;) {
+            switch (exchange->next_receive(!to_app.empty())) {
+                case websocket_receive_step::connect: co_return websocket::connect{};
+                case websocket_receive_step::message: {
+                    websocket::receive message = std::move(to_app.front());
+                    to_app.pop_front();
+                    co_return message;
+                }
+                case websocket_receive_step::disconnect: co_return exchange->disconnect_event();
+                case websocket_receive_step::wait: break;
+            }
+            co_await wait_until_woken(receive_waiter);
+        }
+    }
+
+    task<void> on_send(event e) {
+        const auto out = exchange->on_send(e);
+        switch (out.what) {
+            case websocket_output::kind::accept:
+                if (out.subprotocol) subprotocol = *out.subprotocol;
+                accept_headers = *out.fields;
+                break;
+            case websocket_output::kind::reject:
+                rejected = true;
+                wake_receiver();
+                break;
+            case websocket_output::kind::denial:
+                if (out.response.what == exchange_output::kind::head) {
+                    denial_status = out.status;
+                    denial_headers = *out.response.fields;
+                } else {
+                    denial_body.append(out.response.bytes);
+                }
+                if (out.response.last) {
+                    denial_complete = true;
+                    wake_receiver();
+                }
+                break;
+            case websocket_output::kind::message:
+                from_app.emplace_back(std::string(out.data), out.binary);
+                from_app_bytes += out.data.size();
+                if (from_app_bytes >= high_water) {
+                    co_await wait_until_woken(send_waiter);
+                    if (exchange->client_gone()) throw client_disconnected();
+                }
+                break;
+            case websocket_output::kind::close:
+                app_close.emplace(out.code, std::string(out.reason));
+                // A well-behaved client answers a close at once, echoing its code.
+                exchange->on_client_close(out.code, std::string(out.reason));
+                wake_receiver();
+                break;
+            case websocket_output::kind::nothing: break;
+        }
+    }
+
+    void wake_receiver() {
+        if (auto waiter = std::exchange(receive_waiter, {})) transport_waker.wake(waiter);
+    }
+    void wake_sender() {
+        if (auto waiter = std::exchange(send_waiter, {})) transport_waker.wake(waiter);
+    }
+
+    static detail::driver run(any_app app, websocket_run& self) {
+        bool raised = false;
+        try {
+            activity_scope label(self.activity);
+            // The handles' targets live in this frame, which outlives the app's call.
+            receive_member<websocket_run, &websocket_run::next_event> receive_impl{&self};
+            send_member<websocket_run, &websocket_run::on_send> send_impl{&self};
+            co_await in_scope(app(self.ws_scope, receive(receive_impl), send(send_impl)),
+                              &self.app_cancellation);
+        } catch (...) {
+            self.app_error = std::current_exception();
+            raised = true;
+        }
+        self.ending = self.exchange->on_app_return(raised);
+        if (self.ending.what == websocket_ending::kind::close) {
+            self.app_close.emplace(self.ending.code);
+        }
+        self.app_done = true;
+    }
+
+    bool drive(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+        return transport_waker.drive(done, limit);
+    }
+
+    // The client goes (closing with `code`, or dropping the connection when there is none) and
+    // the app is given the time to return.
+    bool hang_up(std::optional<int> code, std::string reason = {}) {
+        client_closed = true;
+        if (code) {
+            exchange->on_client_close(*code, std::move(reason));
+        } else {
+            exchange->on_client_gone();
+        }
+        wake_receiver();
+        wake_sender();
+        return app_done || let_app_finish(app_done, app_cancellation, timeout);
+    }
+
+    // Rethrows the app's exception once, under raise_server_exceptions. A disconnect the test
+    // caused by closing is not the app's failure.
+    void raise_app_error() {
+        if (!app_error || error_reported || !raise_server_exceptions) return;
+        try {
+            std::rethrow_exception(app_error);
+        } catch (const client_disconnected&) {
+            if (client_closed) return;
+        } catch (...) {
+        }
+        error_reported = true;
+        std::rethrow_exception(app_error);
+    }
+
+    ~websocket_run() {
+        if (!app_done) {
+            transport_waker.forget(receive_waiter);
+            transport_waker.forget(send_waiter);
+        }
+    }
+};
+
+// ---- websocket_denied --------------------------------------------------------------------
+
+websocket_denied::websocket_denied(test_response response, std::optional<int> close_code)
+    : std::runtime_error("the app refused the WebSocket connection with " +
+                         std::to_string(response.status) +
+                         (close_code ? " (it closed with " + std::to_string(*close_code) + ")"
+                                     : std::string())),
+      state_(std::make_shared<const state>(state{std::move(response), close_code})) {}
+
+// ---- websocket_session -------------------------------------------------------------------
+
+websocket_session::websocket_session(std::unique_ptr<websocket_run> run) noexcept
+    : run_(std::move(run)) {}
+websocket_session::websocket_session(websocket_session&&) noexcept = default;
+websocket_session& websocket_session::operator=(websocket_session&& other) noexcept {
+    if (this != &other) {
+        try {
+            close();
+        } catch (...) {
+            // As the destructor: the old connection's failure cannot be reported here.
+        }
+        run_ = std::move(other.run_);
+    }
+    return *this;
+}
+websocket_session::~websocket_session() {
+    try {
+        close();
+    } catch (...) {
+        // A destructor must not throw; call close() to see the app's failure.
+    }
+}
+
+websocket_run& websocket_session::live() {
+    if (!run_) throw std::logic_error("websocket_session: the session is closed");
+    return *run_;
+}
+
+const std::optional<std::string>& websocket_session::accepted_subprotocol() const noexcept {
+    static const std::optional<std::string> none;
+    return run_ ? run_->subprotocol : none;
+}
+const headers& websocket_session::headers() const noexcept {
+    static const tessera::headers none;
+    return run_ ? run_->accept_headers : none;
+}
+
+namespace {
+void queue_for_app(websocket_run& r, std::string data, bool binary) {
+    // The app's failure comes first, then its close: a client cannot send on a closed
+    // connection.
+    if (r.app_done) r.raise_app_error();
+    if (r.app_close) throw websocket_disconnect(r.app_close->code, r.app_close->reason);
+    r.to_app.emplace_back(std::move(data), binary);
+    r.wake_receiver();
+}
+}  // namespace
+
+void websocket_session::send_text(std::string_view text) {
+    // A client never sends a text frame that is not UTF-8 (the server would fail it with 1007),
+    // so the app may count on receiving valid text.
+    if (!is_valid_utf8(text)) {
+        throw std::invalid_argument("websocket_session::send_text: the text is not valid UTF-8");
+    }
+    queue_for_app(live(), std::string(text), false);
+}
+
+void websocket_session::send_bytes(std::string_view bytes) {
+    queue_for_app(live(), std::string(bytes), true);
+}
+
+void websocket_session::send_json(const json& value) { queue_for_app(live(), value.dump(), false); }
+
+event websocket_session::receive(std::optional<std::chrono::milliseconds> timeout) {
+    auto& r = live();
+    const auto limit = timeout.value_or(r.timeout);
+    const bool ready =
+        r.drive([&r] { return !r.from_app.empty() || r.app_close || r.app_done; }, limit);
+    if (!ready) {
+        throw test_timeout("websocket_session: the app sent nothing within " +
+                           std::to_string(limit.count()) + " ms");
+    }
+    if (!r.from_app.empty()) {
+        websocket::receive message = std::move(r.from_app.front());
+        r.from_app.pop_front();
+        r.from_app_bytes -= message.data.size();
+        if (r.from_app_bytes < websocket_run::high_water) r.wake_sender();
+        return message;
+    }
+    if (r.app_done) r.raise_app_error();
+    if (r.app_close) return *r.app_close;
+    return websocket::close(1006);  // the app ended without a close reaching the client
+}
+
+namespace {
+websocket::receive expect_message(event e) {
+    if (auto* close = std::get_if<websocket::close>(&e)) {
+        throw websocket_disconnect(close->code, std::move(close->reason));
+    }
+    return std::get<websocket::receive>(std::move(e));
+}
+}  // namespace
+
+std::string websocket_session::receive_text(std::optional<std::chrono::milliseconds> timeout) {
+    auto message = expect_message(receive(timeout));
+    if (message.binary) {
+        throw std::runtime_error("websocket_session: expected a text message, the app sent bytes");
+    }
+    return std::move(message.data);
+}
+
+std::string websocket_session::receive_bytes(std::optional<std::chrono::milliseconds> timeout) {
+    auto message = expect_message(receive(timeout));
+    if (!message.binary) {
+        throw std::runtime_error("websocket_session: expected a binary message, the app sent text");
+    }
+    return std::move(message.data);
+}
+
+json websocket_session::receive_json(std::optional<std::chrono::milliseconds> timeout) {
+    return parse_json(expect_message(receive(timeout)).data);
+}
+
+void websocket_session::close(int code, std::string_view reason) {
+    if (!run_) return;
+    if (!is_sendable_close_code(code) || reason.size() > max_close_reason_bytes ||
+        !is_valid_utf8(reason)) {
+        throw std::invalid_argument("websocket_session::close: code " + std::to_string(code) +
+                                    " may not be sent, or the reason is over 123 bytes or not "
+                                    "UTF-8");
+    }
+    // The session is over from here on, whatever follows.
+    const std::unique_ptr<websocket_run> run = std::move(run_);
+    if (!run->hang_up(code, std::string(reason))) {
+        throw test_timeout("websocket_session: the app did not return after the client closed");
+    }
+    run->raise_app_error();
+}
+
+// ---- test_client::websocket_connect ------------------------------------------------------
+
+namespace {
+// The subprotocols a Sec-WebSocket-Protocol field list offers, in order (RFC 6455 §4.1: a
+// comma-separated list of tokens, possibly over several fields).
+std::vector<std::string> offered_subprotocols(const tessera::headers& h) {
+    std::vector<std::string> out;
+    for (const auto value : h.get_all("sec-websocket-protocol")) {
+        std::string_view rest = value;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            std::string_view item = rest.substr(0, comma);
+            while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+                item.remove_prefix(1);
+            }
+            while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+                item.remove_suffix(1);
+            }
+            if (!item.empty()) out.emplace_back(item);
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
+    }
+    return out;
+}
+}  // namespace
+
+websocket_session test_client::websocket_connect(std::string_view target,
+                                                 websocket_options options) {
+    auto url = resolve(base_, target, options.params);
+    if (url.scheme() == "http" || url.scheme() == "https") {
+        url = url.replace({.scheme = std::string(url.is_secure() ? "wss" : "ws")});
+    }
+    auto run = std::make_unique<websocket_run>();
+    auto& s = run->ws_scope;
+    s.type = scope_type::websocket;
+    s.http_version = "1.1";
+    s.method = "GET";  // the handshake request's method
+    s.scheme = url.is_secure() ? "wss" : "ws";
+    address_scope(s, url);
+    s.app_state = app_state_;
+
+    // Headers: httpx's defaults and the handshake's, then the client's, then the connection's.
+    tessera::headers h = default_headers(url, "upgrade");
+    h.append("upgrade", "websocket");
+    h.append("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");  // RFC 6455's sample nonce
+    h.append("sec-websocket-version", "13");
+    if (!options.subprotocols.empty()) {
+        std::string offered;
+        for (const auto& name : options.subprotocols) {
+            if (!offered.empty()) offered += ", ";
+            offered += name;
+        }
+        h.append("sec-websocket-protocol", offered);
+    }
+    override_headers(h, options_.headers);
+    override_headers(h, options.headers);
+    const std::string cookies = cookie_header(options.cookies);
+    if (!cookies.empty() && !h.contains("cookie")) h.set("cookie", cookies);
+    s.headers = std::move(h);
+    // As a server would: the scope's list is what the header offers.
+    s.subprotocols = offered_subprotocols(s.headers);
+
+    run->exchange.emplace(s);
+    run->timeout = options.timeout.value_or(options_.timeout);
+    run->raise_server_exceptions = options_.raise_server_exceptions;
+    run->activity = "WEBSOCKET " + s.raw_path;
+    run->runner = websocket_run::run(app_, *run);
+    run->runner.start();
+
+    auto& r = *run;
+    const bool answered = r.drive(
+        [&r] {
+            return r.app_done || r.exchange->accepted() ||
+                   r.exchange->application_state() == websocket_state::disconnected;
+        },
+        r.timeout);
+    if (!answered) {
+        (void)r.hang_up(std::nullopt);
+        throw test_timeout("test_client: the WebSocket handshake to " + url.str() +
+                           " was not answered within " + std::to_string(r.timeout.count()) +
+                           " ms");
+    }
+    if (r.exchange->accepted()) {
+        store_cookies(r.accept_headers);  // browsers honour Set-Cookie on a 101 too
+        return websocket_session(std::move(run));
+    }
+
+    // Refused: the server would write the response and close the connection.
+    (void)r.hang_up(std::nullopt);
+    r.raise_app_error();
+    test_response response;
+    response.method = "GET";
+    response.url = url;
+    if (r.rejected) {
+        response.status = 403;
+        response.headers = tessera::headers{{"content-length", "0"}};
+        throw websocket_denied(std::move(response), r.exchange->app_close_code());
+    }
+    if (r.denial_complete) {
+        response.status = r.denial_status;
+        response.headers = std::move(r.denial_headers);
+        response.content = std::move(r.denial_body);
+        store_cookies(response.headers);
+        throw websocket_denied(std::move(response));
+    }
+    if (r.ending.problem && options_.raise_server_exceptions) {
+        throw protocol_error(*r.ending.problem);
+    }
+    if (r.ending.what == websocket_ending::kind::respond_500) {
+        answer_internal_error(response);
+        throw websocket_denied(std::move(response));
+    }
+    throw std::runtime_error("test_client: the app ended its denial response early: " +
+                             r.ending.problem.value_or("unknown reason"));
 }
 
 }  // namespace tessera::testing

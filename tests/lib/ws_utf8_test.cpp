@@ -198,3 +198,22 @@ TEST_CASE("the validator agrees with a reference decoder on all two-byte and ran
     }
     CHECK(mismatches == 0);
 }
+
+TEST_CASE("whole-string UTF-8 validation rejects overlong forms, surrogates and values past U+10FFFF") {
+    CHECK(is_valid_utf8(""));
+    CHECK(is_valid_utf8("plain ASCII text that is longer than eight bytes"));
+    CHECK(is_valid_utf8("\xC2\x80"));                  // U+0080
+    CHECK(is_valid_utf8("\xE2\x82\xAC euro"));         // U+20AC
+    CHECK(is_valid_utf8("\xED\x9F\xBF"));              // U+D7FF, just below the surrogates
+    CHECK(is_valid_utf8("\xF0\x9F\x98\x80 and more")); // U+1F600
+    CHECK(is_valid_utf8("\xF4\x8F\xBF\xBF"));          // U+10FFFF
+    CHECK_FALSE(is_valid_utf8("\x80"));                // a lone continuation byte
+    CHECK_FALSE(is_valid_utf8("\xC0\xAF"));            // overlong '/'
+    CHECK_FALSE(is_valid_utf8("\xE0\x80\xAF"));        // overlong, three bytes
+    CHECK_FALSE(is_valid_utf8("\xED\xA0\x80"));        // U+D800, a surrogate
+    CHECK_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));    // past U+10FFFF
+    CHECK_FALSE(is_valid_utf8("\xF5\x80\x80\x80"));
+    CHECK_FALSE(is_valid_utf8("ok so far \xE2\x82"));  // truncated at the end
+    CHECK_FALSE(is_valid_utf8("\xE2\x28\xA1"));        // a bad continuation byte
+    CHECK_FALSE(is_valid_utf8("12345678\xFF"));        // after an ASCII run
+}

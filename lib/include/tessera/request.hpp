@@ -7,11 +7,9 @@
 
 #include "tessera/app.hpp"
 #include "tessera/async_generator.hpp"
-#include "tessera/cookies.hpp"
+#include "tessera/http_connection.hpp"
 #include "tessera/json.hpp"
-#include "tessera/query_params.hpp"
 #include "tessera/task.hpp"
-#include "tessera/url.hpp"
 
 namespace tessera {
 
@@ -22,35 +20,17 @@ struct received_body {
     std::string bytes;
 };
 
-/// An HTTP request: the scope's fields, parsed lazily and cached, and the body. Made per call
-/// by handlers and middleware over the scope and receive they were given; it refers to both, so
-/// it must not outlive the app call. Not thread-safe (one request is one coroutine's).
-class request {
+/// An HTTP request: the scope's fields (from `http_connection`: url, headers, query, cookies,
+/// client, state), parsed lazily and cached, and the body. Made per call by handlers and
+/// middleware over the scope and receive they were given; it refers to both, so it must not
+/// outlive the app call. Not thread-safe (one request is one coroutine's).
+class request : public http_connection {
 public:
-    request(tessera::scope& s, tessera::receive r) noexcept : scope_(&s), receive_(r) {}
+    request(tessera::scope& s, tessera::receive r) noexcept : http_connection(s), receive_(r) {}
     request(const request&) = delete;
     request& operator=(const request&) = delete;
 
-    [[nodiscard]] tessera::scope& scope() const noexcept { return *scope_; }
-    [[nodiscard]] const std::string& method() const noexcept { return scope_->method; }
-    /// The full URL: scheme, Host header (or server address), root_path + path, query.
-    [[nodiscard]] const tessera::url& url() const;
-    /// The URL of the app's root (scheme, host, root_path), ending in '/'.
-    [[nodiscard]] tessera::url base_url() const;
-    [[nodiscard]] const tessera::headers& headers() const noexcept { return scope_->headers; }
-    [[nodiscard]] const tessera::query_params& query_params() const;
-    [[nodiscard]] const tessera::path_params& path_params() const noexcept {
-        return scope_->path_params;
-    }
-    /// Cookies from every `Cookie` header, parsed as Starlette's `cookie_parser` does.
-    [[nodiscard]] const cookie_list& cookies() const;
-    /// One cookie's value, if present.
-    [[nodiscard]] std::optional<std::string_view> cookie(std::string_view name) const;
-    [[nodiscard]] const std::optional<address>& client() const noexcept { return scope_->client; }
-    /// Per-request state (Starlette's `request.state`).
-    [[nodiscard]] tessera::state& state() const noexcept { return scope_->state; }
-    /// App-wide state from the lifespan; throws std::logic_error when the app has none.
-    [[nodiscard]] tessera::state& app_state() const;
+    [[nodiscard]] const std::string& method() const noexcept { return scope().method; }
 
     /// The whole body, read once and cached (also in the scope, see `received_body`). The view
     /// stays valid for the life of the scope. Throws `client_disconnected` if the client leaves
@@ -74,11 +54,7 @@ private:
     task<event> replay_next();
     task<std::optional<std::string>> next_chunk();
 
-    tessera::scope* scope_;
     tessera::receive receive_;
-    mutable std::optional<tessera::url> url_;
-    mutable std::optional<tessera::query_params> query_;
-    mutable std::optional<cookie_list> cookies_;
     std::optional<std::string> pending_chunk_;  // seen by is_disconnected, not yet consumed
     bool pending_more_ = true;
     bool body_complete_ = false;  // the transport has delivered its last chunk

@@ -17,6 +17,7 @@
 #include "tessera/http_exchange.hpp"  // protocol_error, which requests re-raise
 #include "tessera/json.hpp"
 #include "tessera/url.hpp"
+#include "tessera/websocket_connection.hpp"  // websocket_disconnect, which sessions raise
 
 namespace tessera::testing {
 
@@ -148,12 +149,102 @@ private:
     std::unique_ptr<lifespan_run> run_;
 };
 
-/// Drives any app through the in-memory transport with the same HTTP exchange rules the server
-/// applies (`http_exchange`): framing, HEAD stripping, `Expect: 100-continue`, Content-Length
-/// checks. Synchronous: each call runs the calling thread's event loop until the exchange is
-/// done, so timers, `run_blocking` and background tasks all work. Keeps a cookie jar, follows
-/// redirects (configurable), and rethrows server exceptions (configurable). Not thread-safe; use
-/// one client per thread.
+/// A WebSocket connection's options, all optional:
+/// `client.websocket_connect("/chat", {.subprotocols = {"chat.v2", "chat.v1"}})`.
+struct websocket_options {
+    /// Offered in `sec-websocket-protocol` and `scope.subprotocols`, in order of preference.
+    std::vector<std::string> subprotocols;
+    /// Each name given here replaces the client's and the default fields of that name.
+    tessera::headers headers;
+    /// Appended to the URL's query.
+    std::vector<std::pair<std::string, std::string>> params;
+    /// Cookies for this connection only, on top of the jar.
+    std::vector<std::pair<std::string, std::string>> cookies;
+    /// The bound on every wait of this session (the client's timeout when absent).
+    std::optional<std::chrono::milliseconds> timeout;
+};
+
+/// The app refused the WebSocket handshake: it sent a denial response
+/// (`websocket.http.response.*`), closed before accepting (a 403 with an empty body, as uvicorn
+/// answers), or — with `raise_server_exceptions` off — failed before answering (a 500). The
+/// response is what an HTTP client would have read (Starlette's `WebSocketDenialResponse`).
+/// Copying never throws.
+class websocket_denied : public std::runtime_error {
+public:
+    explicit websocket_denied(test_response response, std::optional<int> close_code = {});
+    [[nodiscard]] const test_response& response() const noexcept { return state_->response; }
+    /// The code of the close the app refused with (none for a denial response or a failure).
+    [[nodiscard]] std::optional<int> close_code() const noexcept { return state_->close_code; }
+
+private:
+    struct state {
+        test_response response;
+        std::optional<int> close_code;
+    };
+    std::shared_ptr<const state> state_;
+};
+
+struct websocket_run;
+
+/// An accepted WebSocket connection to the app (`client.websocket_connect(...)`), driven
+/// synchronously like every test client call: each receive runs the loop until the app has sent
+/// something, bounded by the timeout (`test_timeout`). Sends are queued for the app's `receive`.
+/// Once the app has closed (or returned, which closes with 1000, or 1011 if it raised), the
+/// receives and sends raise `websocket_disconnect` with the app's code and reason, after every
+/// message it sent before. With `raise_server_exceptions` (the default) an exception the app
+/// raised is rethrown by the first call that observes it. Move-only; destroying it closes with
+/// 1000 and waits (bounded) for the app to finish, as `close()` does.
+class websocket_session {
+public:
+    websocket_session(websocket_session&&) noexcept;
+    websocket_session& operator=(websocket_session&&) noexcept;
+    ~websocket_session();
+
+    /// Queues a text message for the app; `text` must be valid UTF-8 (std::invalid_argument).
+    void send_text(std::string_view text);
+    /// Queues a binary message for the app.
+    void send_bytes(std::string_view bytes);
+    /// Queues `value` serialised as a text message.
+    void send_json(const tessera::json& value);
+
+    /// The app's next message, which must be text (std::runtime_error otherwise).
+    [[nodiscard]] std::string receive_text(
+        std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+    /// The app's next message, which must be binary (std::runtime_error otherwise).
+    [[nodiscard]] std::string receive_bytes(
+        std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+    /// The app's next message (text or binary) parsed as JSON.
+    [[nodiscard]] tessera::json receive_json(
+        std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+    /// The next thing the app did, raw: `websocket::receive` for a message (`binary` tells the
+    /// kind) or `websocket::close` (code and reason) once it closed; never raises for the close.
+    [[nodiscard]] event receive(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+    /// Closes from the client's side (the app's `receive` yields `websocket::disconnect` with
+    /// `code` and `reason`), waits for the app to return and rethrows its exception (see the
+    /// class comment). `test_timeout` if the app does not return, even when cancelled. Later
+    /// calls on the session raise std::logic_error.
+    void close(int code = 1000, std::string_view reason = {});
+
+    /// The subprotocol the app accepted, if any.
+    [[nodiscard]] const std::optional<std::string>& accepted_subprotocol() const noexcept;
+    /// The extra headers the app's accept carried.
+    [[nodiscard]] const tessera::headers& headers() const noexcept;
+
+private:
+    friend class test_client;
+    explicit websocket_session(std::unique_ptr<websocket_run> run) noexcept;
+    websocket_run& live();
+    std::unique_ptr<websocket_run> run_;
+};
+
+/// Drives any app through the in-memory transport with the same exchange rules the server
+/// applies: `http_exchange` for requests (framing, HEAD stripping, `Expect: 100-continue`,
+/// Content-Length checks) and `websocket_exchange` for WebSocket connections. Synchronous: each
+/// call runs the calling thread's event loop until the exchange is done, so timers,
+/// `run_blocking` and background tasks all work. Keeps a cookie jar, follows redirects
+/// (configurable), and rethrows server exceptions (configurable). Not thread-safe; use one client
+/// per thread.
 class test_client {
 public:
     explicit test_client(any_app app, client_options options = {});
@@ -190,6 +281,15 @@ public:
     [[nodiscard]] test_stream stream(std::string_view method, std::string_view target,
                                      request_options options = {});
 
+    /// Opens a WebSocket connection to the app and returns once the app accepted it. Throws
+    /// `websocket_denied` when the app refused the handshake, rethrows the app's exception (or
+    /// raises `protocol_error` for an app that returned without answering) under
+    /// `raise_server_exceptions`, and `test_timeout` when the app does not answer in time. The
+    /// scope: scheme `ws`/`wss` from the base URL, path, query and root_path as for requests,
+    /// the default and client headers, the cookie jar, `sec-websocket-*` handshake fields.
+    [[nodiscard]] websocket_session websocket_connect(std::string_view target,
+                                                      websocket_options options = {});
+
     /// Runs lifespan startup; shutdown runs when the returned session ends. While it lives,
     /// every request sees the state the lifespan produced (`scope.app_state`).
     [[nodiscard]] lifespan_session lifespan();
@@ -208,6 +308,13 @@ private:
                                         bool streaming);
     test_response finish(http_session& session);
     void store_cookies(const tessera::headers& response_headers);
+    // The path, query, root_path, client and server of a scope for `target`.
+    void address_scope(scope& s, const tessera::url& target) const;
+    // httpx's default fields for `target` (Host written as httpx writes it), with `connection`.
+    static tessera::headers default_headers(const tessera::url& target,
+                                            std::string_view connection);
+    // The Cookie header: the jar, then `own` (which replace jar cookies of the same name).
+    std::string cookie_header(const std::vector<std::pair<std::string, std::string>>& own) const;
 
     any_app app_;
     client_options options_;

@@ -1,0 +1,71 @@
+#include "tessera/http_connection.hpp"
+
+#include <stdexcept>
+
+#include "tessera/percent.hpp"
+
+namespace tessera {
+
+namespace {
+// The path part of the URL: the bytes the client sent when the transport kept them, else the
+// decoded path quoted back (in-memory callers may set only `path`).
+std::string url_path(const scope& s) {
+    if (!s.raw_path.empty()) return s.raw_path;
+    return quote(s.path);
+}
+}  // namespace
+
+const url& http_connection::url() const {
+    if (!url_) {
+        url_ = tessera::url::from_parts(scope_->scheme, scope_->headers.get("host"), scope_->server,
+                                        url_path(*scope_), scope_->query_string);
+    }
+    return *url_;
+}
+
+tessera::url http_connection::base_url() const {
+    std::string root = quote(scope_->root_path);
+    if (root.empty() || root.back() != '/') root.push_back('/');
+    return tessera::url::from_parts(scope_->scheme, scope_->headers.get("host"), scope_->server,
+                                    root, {});
+}
+
+const query_params& http_connection::query_params() const {
+    if (!query_) query_.emplace(scope_->query_string);
+    return *query_;
+}
+
+const cookie_list& http_connection::cookies() const {
+    if (!cookies_) {
+        cookies_.emplace();
+        for (const auto& value : scope_->headers.get_all("cookie")) {
+            auto parsed = parse_cookie_header(value);
+            // Later headers win for a repeated name, like later pairs within one header.
+            for (auto& [name, cookie_value] : parsed) {
+                bool replaced = false;
+                for (auto& existing : *cookies_) {
+                    if (existing.first == name) {
+                        existing.second = std::move(cookie_value);
+                        replaced = true;
+                        break;
+                    }
+                }
+                if (!replaced) cookies_->emplace_back(std::move(name), std::move(cookie_value));
+            }
+        }
+    }
+    return *cookies_;
+}
+
+std::optional<std::string_view> http_connection::cookie(std::string_view name) const {
+    return find_cookie(cookies(), name);
+}
+
+state& http_connection::app_state() const {
+    if (!scope_->app_state) {
+        throw std::logic_error("app_state: this app has no lifespan state");
+    }
+    return *scope_->app_state;
+}
+
+}  // namespace tessera
