@@ -26,13 +26,13 @@ bool is_token(std::string_view text) noexcept {
 route::route(std::string path, any_app endpoint, bool is_handler, route_options options)
     : base_route(std::move(options.name),
                  detail::compile_route_path("route", path, options.convertors)) {
-    if (options.methods) {
-        if (options.methods->empty()) {
+    if (options.methods.given()) {
+        if (options.methods.names().empty()) {
             throw std::invalid_argument("route \"" + path +
                                         "\": an empty method list serves nothing (leave "
                                         "`methods` out for the default)");
         }
-        for (const auto& given : *options.methods) {
+        for (const auto& given : options.methods.names()) {
             std::string method = given;
             for (auto& c : method) {
                 if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');

@@ -2,8 +2,10 @@
 /// `route`: an HTTP path template bound to a request handler or any app.
 
 #include <concepts>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -15,11 +17,29 @@
 
 namespace tessera {
 
+/// The methods a route serves, as given: `{"GET", "POST"}` (case-insensitive). A
+/// default-constructed list (also `{}`) means "not given"; a list given empty
+/// (`std::vector<std::string>{}`) is refused by the route, as it would serve nothing.
+class method_list {
+public:
+    method_list() = default;
+    method_list(std::initializer_list<std::string_view> names)  // NOLINT: {"GET"} converts
+        : given_(true), names_(names.begin(), names.end()) {}
+    method_list(std::vector<std::string> names)  // NOLINT(google-explicit-constructor)
+        : given_(true), names_(std::move(names)) {}
+    [[nodiscard]] bool given() const noexcept { return given_; }
+    [[nodiscard]] const std::vector<std::string>& names() const noexcept { return names_; }
+
+private:
+    bool given_ = false;
+    std::vector<std::string> names_;
+};
+
 /// Options of a `route`.
 struct route_options {
-    /// The methods served (case-insensitive; GET implies HEAD). When absent, a request handler
-    /// serves GET (and HEAD) and an app serves every method. An empty list is refused.
-    std::optional<std::vector<std::string>> methods;
+    /// The methods served (GET implies HEAD). When not given, a request handler serves GET
+    /// (and HEAD) and an app serves every method.
+    method_list methods;
     /// The name for reverse routing (`url_path_for("user", {{"id", 1}})`); empty: unnamed.
     std::string name;
     /// Wraps the handler (outermost first), inside the method check: a 405 never reaches it.
@@ -64,7 +84,7 @@ inline constexpr bool unsupported_handler = false;
 /// fully. The template is compiled and validated here (std::invalid_argument).
 ///
 ///     route("/users/{id:int}", get_user, {.name = "user"})
-///     route("/items", items_app, {.methods = {{"GET", "POST"}}})
+///     route("/items", items_app, {.methods = {"GET", "POST"}})
 class route : public base_route {
 public:
     template <class H>
