@@ -40,7 +40,9 @@ struct param_type {
 
 bool is_identifier(std::string_view text) noexcept {
     if (text.empty()) return false;
-    auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+    auto alpha = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    };
     if (!alpha(text.front())) return false;
     for (const char c : text) {
         if (!alpha(c) && !(c >= '0' && c <= '9')) return false;

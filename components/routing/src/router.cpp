@@ -43,7 +43,9 @@ router::router(std::vector<any_route> routes, router_options options) {
     auto state = std::make_shared<impl>();
     for (const auto& candidate : routes) {
         if (!candidate.get()) throw std::invalid_argument("router: an empty route");
-        if (const auto* child = candidate->lifespan_app()) state->lifespan_children.push_back(*child);
+        if (const auto* child = candidate->lifespan_app()) {
+            state->lifespan_children.push_back(*child);
+        }
     }
     state->routes = std::move(routes);
     state->redirect_slashes = options.redirect_slashes;

@@ -54,8 +54,9 @@ struct lifespan_app {
         event second = co_await r();
         CHECK(std::holds_alternative<lifespan::shutdown>(second));
         log->push_back("shutdown: " + name);
-        event stopped = shutdown_failure.empty() ? event{lifespan::shutdown_complete{}}
-                                                 : event{lifespan::shutdown_failed{shutdown_failure}};
+        event stopped = shutdown_failure.empty()
+                            ? event{lifespan::shutdown_complete{}}
+                            : event{lifespan::shutdown_failed{shutdown_failure}};
         co_await sd(std::move(stopped));
     }
 };

@@ -96,7 +96,8 @@ TEST_CASE("user convertors match, convert and format values their own way") {
     const path_convertor even{
         .name = "even",
         .matches = [](std::string_view text) {
-            return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos &&
+            return !text.empty() &&
+                   text.find_first_not_of("0123456789") == std::string_view::npos &&
                    (text.back() - '0') % 2 == 0;
         },
         .convert = [](std::string_view text) -> path_value {

@@ -142,7 +142,8 @@ TEST_CASE("url_path_for finds routes across nested mounts and hosts") {
                       mount("/api", router({mount("/users", users, {.name = "users"})}),
                             {.name = "api"}),
                       mount("/static", describe_scope, {.name = "static"}),
-                      host("{region}.example.org", router({route("/status", ok, {.name = "status"})}),
+                      host("{region}.example.org",
+                           router({route("/status", ok, {.name = "status"})}),
                            {.name = "regional"})});
     CHECK(app.url_path_for("home").path == "/");
     CHECK(app.url_path_for("api:users:list").path == "/api/users/");
@@ -189,7 +190,8 @@ TEST_CASE("url_path_for errors name the route, the params and what came close") 
 TEST_CASE("request.url_for gives absolute URLs under the root path the router was reached at") {
     const router users({route("/{id}", link_to, {.name = "detail"}),
                         websocket_route("/{id}/live", text_app{"x"}, {.name = "live"})});
-    const router app({mount("/users", users, {.name = "users"}), route("/", link_to, {.name = "home"})});
+    const router app({mount("/users", users, {.name = "users"}),
+                      route("/", link_to, {.name = "home"})});
     test_client client(app, client_options{.base_url = "https://example.org", .root_path = "/app"});
     // From inside the mount the names are still the outermost router's.
     CHECK(client.get("/users/5?name=users:detail&id=9").text() ==
@@ -198,4 +200,54 @@ TEST_CASE("request.url_for gives absolute URLs under the root path the router wa
           "wss://example.org/app/users/9/live");
     CHECK(client.get("/?name=home").text() == "https://example.org/app/");
     CHECK_THROWS_AS(client.get("/?name=missing"), no_match_found);
+}
+
+// The example of docs/routing.md, compiled as written there (only the two apps it declares
+// are defined here).
+namespace docs_example {
+using namespace tessera;
+
+task<response> home(request&) { co_return plain_text_response("home"); }
+
+task<json_response> get_user(request& req) {
+    const auto id = req.path_params().get<std::int64_t>("id");
+    const json body{{"id", id}, {"self", req.url_for("users:detail", {{"id", id}}).str()}};
+    co_return json_response(body);
+}
+
+task<void> files(scope& s, receive r, send sd) { return routing_test::describe_scope(s, r, sd); }
+task<void> chat(scope& s, receive r, send sd) { return routing_test::describe_scope(s, r, sd); }
+
+const router users({
+    route("/", home, {.name = "list"}),
+    route("/{id:int}", get_user, {.methods = {"GET", "DELETE"}, .name = "detail"}),
+});
+
+const router app({
+    route("/", home, {.name = "home"}),
+    mount("/users", users, {.name = "users"}),
+    mount("/static", files, {.name = "static"}),
+    websocket_route("/ws/{room}", chat, {.name = "chat"}),
+    host("{tenant}.example.org", router({route("/", home, {.name = "home"})}),
+         {.name = "tenant"}),
+});
+}  // namespace docs_example
+
+TEST_CASE("the example of the routing page serves and reverses as documented") {
+    using docs_example::app;
+    test_client client(app);
+    CHECK(client.get("/").text() == "home");
+    const auto user = client.get("/users/42").json();
+    CHECK(user["id"].as_int64() == 42);
+    CHECK(user["self"].as_string() == "http://testserver/users/42");
+    CHECK(client.post("/users/42").headers.get("allow") == "GET, HEAD, DELETE");
+    CHECK(app.url_path_for("home").path == "/");
+    CHECK(app.url_path_for("users:detail", {{"id", 42}}).path == "/users/42");
+    CHECK(app.url_path_for("static", {{"path", "css/site.css"}}).path == "/static/css/site.css");
+    CHECK(app.url_path_for("chat", {{"room", "lobby"}}).protocol == "websocket");
+    CHECK(app.url_path_for("tenant:home", {{"tenant", "acme"}}).host == "acme.example.org");
+    CHECK_THROWS_WITH_AS(app.url_path_for("users:detail"),
+                         "No route exists for name \"users:detail\" and params \"\". Route "
+                         "\"detail\" (/{id:int}) takes params \"id\".",
+                         no_match_found);
 }

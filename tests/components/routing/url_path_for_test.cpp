@@ -24,7 +24,8 @@ TEST_CASE("a url_path becomes absolute with the scheme its protocol asks for") {
     const url base("https://example.org/app/");
     CHECK(url_path{"/users/1", "http", {}}.make_absolute_url(base) ==
           "https://example.org/app/users/1");
-    CHECK(url_path{"/live", "websocket", {}}.make_absolute_url(base) == "wss://example.org/app/live");
+    CHECK(url_path{"/live", "websocket", {}}.make_absolute_url(base) ==
+          "wss://example.org/app/live");
     CHECK(url_path{"/live", "websocket", {}}.make_absolute_url(url("http://h/")) == "ws://h/live");
     CHECK(url_path{"/a.css", {}, {}}.make_absolute_url(url("http://h:8000/")) ==
           "http://h:8000/a.css");

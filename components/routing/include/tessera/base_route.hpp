@@ -101,7 +101,9 @@ protected:
     base_route(std::string name, path_pattern pattern)
         : pattern_(std::move(pattern)), name_(std::move(name)) {}
     base_route(const base_route&) = default;
+    base_route(base_route&&) noexcept = default;
     base_route& operator=(const base_route&) = default;
+    base_route& operator=(base_route&&) noexcept = default;
 
 private:
     path_pattern pattern_;

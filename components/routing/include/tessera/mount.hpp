@@ -31,9 +31,9 @@ struct mount_options {
 /// parameters (`/orgs/{org}`), merged into `path_params`. A router receiving a lifespan scope
 /// runs the mounted app's lifespan too (Starlette never does).
 ///
-///     mount("/api", router({...}), {.name = "api"})      // url_path_for("api:users")
-///     mount("/static", files, {.name = "static"})        // url_path_for("static", {{"path", "/a.css"}})
-///     mount("/admin", {route("/", dashboard)})           // routes: a router is built
+///     mount("/api", router({...}), {.name = "api"})   // url_path_for("api:users")
+///     mount("/static", files, {.name = "static"})     // "static" with {{"path", "/a.css"}}
+///     mount("/admin", {route("/", dashboard)})        // routes: a router is built
 class mount : public base_route {
 public:
     template <class A>

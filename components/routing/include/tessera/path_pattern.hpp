@@ -18,13 +18,15 @@ namespace tessera {
 
 /// A parameter type of your own for path templates (`{slug:slug}`), passed to the route, mount
 /// or host that uses it through its options' `convertors` (there is no global registry). Only
-/// `name` and `matches` are required.
+/// `name` and `matches` are required. The functions are called concurrently by every request
+/// the route sees: keep them pure.
 ///
 ///     const path_convertor slug{
 ///         .name = "slug",
 ///         .matches = [](std::string_view text) {
-///             return std::ranges::all_of(text, [](char c) { return islower(c) || c == '-'; });
+///             return text.find_first_not_of("abcdefghijklmnopqrstuvwxyz-") == text.npos;
 ///         }};
+///     route("/posts/{post:slug}", show_post, {.convertors = {slug}});
 struct path_convertor {
     /// The name used after the colon; an identifier. May shadow a built-in (str, path, int,
     /// float, uuid) for the patterns it is given to.
