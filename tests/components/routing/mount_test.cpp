@@ -98,6 +98,16 @@ TEST_CASE("a named mount of a router reverses its routes as name:child") {
     CHECK(unnamed.url_path_for("user", {{"id", 7}}).path == "/api/users/7");
 }
 
+TEST_CASE("a mount of a mount serves and reverses through both prefixes") {
+    const router app({mount("/a", mount("/b", {route("/c", describe_scope, {.name = "c"})}),
+                            {.name = "outer"})});
+    CHECK(app.url_path_for("outer:c").path == "/a/b/c");
+    test_client client(app);
+    const auto seen = client.get("/a/b/c").json();
+    CHECK(seen["root_path"].as_string() == "/a/b");
+    CHECK(seen["route"].as_string() == "/c");
+}
+
 TEST_CASE("a mounted app that is not a router reverses by the mount name and a path param") {
     const mount files("/static", describe_scope, {.name = "static"});
     const auto found = files.url_path_for("static", {{"path", "/css/a b.css"}});

@@ -63,11 +63,16 @@ private:
 };
 
 namespace detail {
-/// The routes of an app that has them (a router, or anything with `routes()`), for reverse
-/// routing through a mount or host.
+/// The routes of an app that has them, for reverse routing through a mount or host: a route
+/// (mount, host) used as an app is its own single route, so its prefix is kept; a router (or
+/// anything with `routes()`) gives its routes.
 template <class A>
 std::vector<any_route> routes_of(const A& a) {
-    if constexpr (requires { { a.routes() } -> std::convertible_to<std::vector<any_route>>; }) {
+    if constexpr (std::derived_from<A, base_route>) {
+        return {any_route(a)};
+    } else if constexpr (requires {
+                             { a.routes() } -> std::convertible_to<std::vector<any_route>>;
+                         }) {
         return a.routes();
     } else if constexpr (std::is_same_v<A, any_app>) {
         if (const auto* inner = a.template target<router>()) return inner->routes();
