@@ -106,7 +106,7 @@ task<void> child_lifespans::startup(scope lifespan_scope) {
         if (c.failure) {
             const std::string message = *c.failure;
             co_await stop(i, nullptr);
-            throw lifespan_failure(message);
+            throw child_lifespan_error(message);
         }
         // Returned (or raised) without answering: it does not do lifespans; skip it.
     }
@@ -121,7 +121,7 @@ task<void> child_lifespans::shutdown() {
             if (!message.empty()) message += "; ";
             message += failure;
         }
-        throw lifespan_failure(message);
+        throw child_lifespan_error(message);
     }
 }
 
@@ -159,7 +159,7 @@ task<void> serve_child_lifespans(std::vector<any_app> children, scope& s, receiv
             try {
                 auto starting = lifespans.startup(s);  // copies the scope outside co_await
                 co_await std::move(starting);
-            } catch (const lifespan_failure& failure) {
+            } catch (const child_lifespan_error& failure) {
                 failed = failure.what();
             }
             if (failed) {
@@ -172,7 +172,7 @@ task<void> serve_child_lifespans(std::vector<any_app> children, scope& s, receiv
         } else if (std::holds_alternative<lifespan::shutdown>(next)) {
             try {
                 co_await lifespans.shutdown();
-            } catch (const lifespan_failure& failure) {
+            } catch (const child_lifespan_error& failure) {
                 failed = failure.what();
             }
             event answer = failed ? event{lifespan::shutdown_failed{*failed}}

@@ -13,6 +13,7 @@
 #include "tessera/route.hpp"
 #include "tessera/router.hpp"
 #include "tessera/testing/test_client.hpp"
+#include "tessera/server.hpp"  // its lifespan_failure must not clash with ours
 #include "tessera/timer.hpp"
 
 using namespace tessera;

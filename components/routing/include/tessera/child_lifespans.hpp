@@ -12,8 +12,9 @@
 namespace tessera {
 
 /// A child's lifespan failed: it sent `lifespan.startup.failed` or `lifespan.shutdown.failed`
-/// (the message is its message), or raised after a successful startup.
-class lifespan_failure : public std::runtime_error {
+/// (the message is its message), or raised after a successful startup. (The server's own
+/// `lifespan_failure` is another thing: the top-level app's startup failed.)
+class child_lifespan_error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
@@ -35,9 +36,10 @@ public:
 /// movable); `startup` and `shutdown` are each called once, in that order, on one loop.
 ///
 ///     child_lifespans children(apps);
-///     co_await children.startup(s);   // throws lifespan_failure: answer startup.failed
+///     auto starting = children.startup(s);  // copies the scope outside the co_await
+///     co_await std::move(starting);         // child_lifespan_error: answer startup.failed
 ///     ... the parent's own startup, answer, wait for shutdown ...
-///     co_await children.shutdown();   // throws lifespan_failure: answer shutdown.failed
+///     co_await children.shutdown();         // child_lifespan_error: answer shutdown.failed
 class child_lifespans {
 public:
     explicit child_lifespans(std::vector<any_app> children);
@@ -46,11 +48,12 @@ public:
     ~child_lifespans();
 
     /// Starts every child, in order. On a child's failure the children already started are
-    /// shut down (in reverse order, their own failures ignored) and `lifespan_failure` carrying
-    /// the failed child's message is thrown.
+    /// shut down (in reverse order, their own failures ignored) and `child_lifespan_error`
+    /// carrying the failed child's message is thrown.
     [[nodiscard]] task<void> startup(scope lifespan_scope);
     /// Shuts the started children down in reverse order, then ends every child still running.
-    /// Throws `lifespan_failure` with the failures' messages (joined by "; ") once all are done.
+    /// Throws `child_lifespan_error` with the failures' messages (joined by "; ") once all are
+    /// done.
     [[nodiscard]] task<void> shutdown();
 
     /// How many children answered startup and take part in the lifespan.
