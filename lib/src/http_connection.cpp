@@ -9,7 +9,7 @@ namespace tessera {
 namespace {
 // The path part of the URL: the bytes the client sent when the transport kept them, else the
 // decoded path quoted back (in-memory callers may set only `path`).
-std::string url_path(const scope& s) {
+std::string request_path_text(const scope& s) {
     if (!s.raw_path.empty()) return s.raw_path;
     return quote(s.path);
 }
@@ -18,7 +18,7 @@ std::string url_path(const scope& s) {
 const url& http_connection::url() const {
     if (!url_) {
         url_ = tessera::url::from_parts(scope_->scheme, scope_->headers.get("host"), scope_->server,
-                                        url_path(*scope_), scope_->query_string);
+                                        request_path_text(*scope_), scope_->query_string);
     }
     return *url_;
 }
@@ -28,6 +28,24 @@ tessera::url http_connection::base_url() const {
     if (root.empty() || root.back() != '/') root.push_back('/');
     return tessera::url::from_parts(scope_->scheme, scope_->headers.get("host"), scope_->server,
                                     root, {});
+}
+
+tessera::url http_connection::url_for(std::string_view name,
+                                      const tessera::path_params& params) const {
+    const auto* hook = scope_->extensions.find<url_path_for_hook>();
+    if (hook == nullptr) {
+        throw std::logic_error("url_for(\"" + std::string(name) +
+                               "\"): no router handled this request, so there are no routes "
+                               "to build URLs from");
+    }
+    const url_path found = (*hook)(name, params);
+    // The base is the root at which the router was reached, not this scope's root_path, which
+    // mounts have grown since (the router's paths already include the mount prefixes).
+    std::string root = quote(hook->app_root_path());
+    if (root.empty() || root.back() != '/') root.push_back('/');
+    const auto base = tessera::url::from_parts(scope_->scheme, scope_->headers.get("host"),
+                                               scope_->server, root, {});
+    return found.make_absolute_url(base);
 }
 
 const query_params& http_connection::query_params() const {

@@ -10,6 +10,7 @@
 #include "tessera/query_params.hpp"
 #include "tessera/scope.hpp"
 #include "tessera/url.hpp"
+#include "tessera/url_path_for.hpp"
 
 namespace tessera {
 
@@ -28,6 +29,13 @@ public:
     [[nodiscard]] const tessera::url& url() const;
     /// The URL of the app's root (scheme, host, root_path), ending in '/'.
     [[nodiscard]] tessera::url base_url() const;
+    /// The absolute URL of the route named `name` with exactly `params` (Starlette's
+    /// `url_for`): the path from the router that routed this request (its
+    /// `url_path_for_hook` in the scope's extensions), under this request's scheme and host
+    /// and the root path at which that router was reached. Throws `no_match_found` when no
+    /// route fits, and std::logic_error when no router handled this request.
+    [[nodiscard]] tessera::url url_for(std::string_view name,
+                                       const tessera::path_params& params = {}) const;
     [[nodiscard]] const tessera::headers& headers() const noexcept { return scope_->headers; }
     [[nodiscard]] const tessera::query_params& query_params() const;
     [[nodiscard]] const tessera::path_params& path_params() const noexcept {
