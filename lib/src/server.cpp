@@ -1359,6 +1359,7 @@ void connection::start_file_body(std::uint64_t bytes) {
     }
     io->hold_output = false;
     if (bytes == 0) {
+        if (transfer->chunked) io->batch.append_copy(http1::last_chunk);
         end_file(nullptr);
         return;
     }

@@ -233,6 +233,22 @@ TEST_CASE("without a content-length and the head already out the file is one chu
     CHECK(r->body == "/echo");
 }
 
+TEST_CASE("an empty file after the head went out ends its chunked body") {
+    // Regression: a chunked response whose file had no bytes never got its last chunk.
+    temp_dir dir;
+    write_file(dir.file("empty"), "");
+    running_server s(file_app{.path = dir.file("empty"), .pause_before_file = true}, quiet());
+    auto c = s.connect();
+    auto r = c.roundtrip(get("/empty"));
+    REQUIRE(r);
+    CHECK(r->chunked);
+    CHECK(r->complete);
+    CHECK(r->body.empty());
+    r = c.roundtrip(get("/echo"));
+    REQUIRE(r);
+    CHECK(r->body == "/echo");
+}
+
 TEST_CASE("requests pipelined after a file response are answered after the whole file") {
     temp_dir dir;
     const std::string content = random_bytes(2 * 1024 * 1024, 5);
