@@ -132,6 +132,20 @@ void write_batch::own() {
     }
 }
 
+void write_batch::truncate(std::size_t n) noexcept {
+    while (bytes_ > n && first_ < segments_.size()) {
+        segment& s = segments_.back();
+        const std::size_t excess = bytes_ - n;
+        const std::size_t take = excess < s.size ? excess : s.size;
+        // Owned bytes at the end of the buffer are given back, so later appends coalesce.
+        if (!s.borrowed && s.offset + s.size == owned_.size()) owned_.resize(owned_.size() - take);
+        s.size -= take;
+        bytes_ -= take;
+        if (s.size == 0) segments_.pop_back();
+    }
+    if (bytes_ == 0) clear();
+}
+
 void write_batch::clear() noexcept {
     owned_.clear();
     segments_.clear();

@@ -122,6 +122,30 @@ exchange_output http_exchange::on_send(const event& e) {
     throw protocol_error("unexpected event on an HTTP scope: " + std::string(event_name(e)));
 }
 
+std::uint64_t http_exchange::on_file_opened(const http::response_file& file,
+                                            std::uint64_t file_size) {
+    if (file.offset > file_size) {
+        throw protocol_error("the app's file range starts at " + std::to_string(file.offset) +
+                             ", past the end of " + file.path + " (" + std::to_string(file_size) +
+                             " bytes)");
+    }
+    const std::uint64_t available = file_size - file.offset;
+    if (file.length && *file.length > available) {
+        throw protocol_error("the app's file range of " + std::to_string(*file.length) +
+                             " bytes from " + std::to_string(file.offset) + " runs past the end of " +
+                             file.path + " (" + std::to_string(file_size) + " bytes)");
+    }
+    const std::uint64_t bytes = file.length.value_or(available);
+    if (declared_length_ && framing_ == body_framing::content_length &&
+        sent_ + bytes != *declared_length_) {
+        throw protocol_error("the app declared a content-length of " +
+                             std::to_string(*declared_length_) + " but its body is " +
+                             std::to_string(sent_ + bytes) + " bytes (file " + file.path + ")");
+    }
+    sent_ += bytes;
+    return bytes;
+}
+
 std::optional<std::string> http_exchange::on_app_return() const {
     if (state_ == state::idle) return std::string("the app returned without starting a response");
     if (state_ == state::streaming) {

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 
@@ -14,15 +16,34 @@ struct parsed_ip {
     bool v6 = false;
 };
 
-std::optional<parsed_ip> parse_ip(std::string_view text) {
-    std::string copy(text);
+// The 12-byte prefix of an IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2).
+constexpr std::array<std::uint8_t, 12> v4_mapped_prefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+bool is_v4_mapped(const std::array<std::uint8_t, 16>& bytes) noexcept {
+    return std::equal(v4_mapped_prefix.begin(), v4_mapped_prefix.end(), bytes.begin());
+}
+
+// An address in text form. An IPv4-mapped IPv6 address is the IPv4 address it carries: a
+// dual-stack listener reports IPv4 peers as ::ffff:127.0.0.1, and they must match the IPv4
+// entries ("127.0.0.1", "10.0.0.0/8") of a trust list. `mapped_form`, when given, is set when
+// the text was in mapped form (a CIDR length written after it counts the 96 prefix bits).
+std::optional<parsed_ip> parse_ip(std::string_view text, bool* mapped_form = nullptr) {
+    // inet_pton wants a terminated string; the longest address text is 45 characters.
+    char copy[64];
+    if (text.empty() || text.size() >= sizeof copy) return std::nullopt;
+    std::memcpy(copy, text.data(), text.size());
+    copy[text.size()] = '\0';
     parsed_ip out;
-    if (::inet_pton(AF_INET, copy.c_str(), out.bytes.data()) == 1) return out;
-    if (::inet_pton(AF_INET6, copy.c_str(), out.bytes.data()) == 1) {
-        out.v6 = true;
+    if (::inet_pton(AF_INET, copy, out.bytes.data()) == 1) return out;
+    if (::inet_pton(AF_INET6, copy, out.bytes.data()) != 1) return std::nullopt;
+    if (is_v4_mapped(out.bytes)) {
+        std::memmove(out.bytes.data(), out.bytes.data() + 12, 4);
+        std::fill(out.bytes.begin() + 4, out.bytes.end(), std::uint8_t{0});
+        if (mapped_form) *mapped_form = true;
         return out;
     }
-    return std::nullopt;
+    out.v6 = true;
+    return out;
 }
 
 std::string_view trim(std::string_view s) noexcept {
@@ -127,18 +148,27 @@ proxy_trust::proxy_trust(const std::vector<std::string>& entries) {
             continue;
         }
         const auto slash = text.find('/');
-        const auto ip = parse_ip(text.substr(0, slash));
+        bool mapped = false;
+        const auto ip = parse_ip(text.substr(0, slash), &mapped);
         if (!ip) throw std::invalid_argument("proxy trust: not an IP address or CIDR: " + entry);
         network net{ip->bytes, ip->v6, ip->v6 ? 128 : 32};
         if (slash != std::string_view::npos) {
             int prefix = -1;
             const auto digits = text.substr(slash + 1);
             auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+            // A mapped entry's length counts the 96 bits of its ::ffff: prefix.
+            const int max_prefix = mapped ? 128 : net.prefix;
             if (ec != std::errc{} || end != digits.data() + digits.size() || prefix < 0 ||
-                prefix > net.prefix) {
+                prefix > max_prefix) {
                 throw std::invalid_argument("proxy trust: bad prefix length: " + entry);
             }
-            net.prefix = prefix;
+            if (mapped && prefix < 96) {
+                // Wider than ::ffff:0:0/96 it would cover real IPv6 addresses while mapped
+                // peers are matched in IPv4 form: ambiguous, so refused.
+                throw std::invalid_argument(
+                    "proxy trust: an IPv4-mapped range needs a prefix of at least 96: " + entry);
+            }
+            net.prefix = mapped ? prefix - 96 : prefix;
         }
         networks_.push_back(net);
     }
@@ -177,7 +207,9 @@ bool has_proxy_header(const headers& h) noexcept {
 }  // namespace
 
 void apply_proxy_headers(const proxy_trust& trust, scope& s) {
-    if (!s.client || !has_proxy_header(s.headers) || !trust.trusts(s.client->host)) return;
+    if (!has_proxy_header(s.headers)) return;
+    // A peer without an address (a Unix socket) is trusted only by "*", as in uvicorn.
+    if (s.client ? !trust.trusts(s.client->host) : !trust.trusts_everyone()) return;
     const auto forwarded = parse_forwarded(s.headers);
     if (!forwarded.empty()) {
         // The nearest hop (from the right) that is not a trusted proxy is the client.

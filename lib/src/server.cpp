@@ -1,17 +1,22 @@
-// The libuv HTTP/1.1 server: workers (one loop per thread sharing the port with SO_REUSEPORT),
-// connections driving the sans-IO parser and serializer, and the per-request exchange with the
-// app. Only this file touches TCP handles.
+// The libuv HTTP/1.1 server: workers (one loop per thread sharing the port with SO_REUSEPORT,
+// or the caller's loop when embedded), connections over TCP or a Unix socket driving the
+// sans-IO parser and serializer, the per-request exchange with the app, and file bodies sent
+// with sendfile. Only this file touches stream handles.
 //
-// Memory per connection is what an idle keep-alive connection needs: its handle, a timer, the
-// parser and a few flags. Reads land in the worker's one read buffer; only bytes a request has
-// not consumed yet are copied into the connection. The request's state (scope, exchange,
-// coroutine) exists while a request is in flight.
+// Memory per connection is what an idle keep-alive connection needs: its handle, the parser
+// state pointer and a few flags. Reads land in the worker's one read buffer; only bytes a
+// request has not consumed yet are copied into the connection. The request's state (scope,
+// exchange, coroutine) exists while a request is in flight.
 #include "tessera/server.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -41,10 +46,39 @@ namespace tessera {
 namespace {
 
 constexpr std::size_t read_buffer_size = 64 * 1024;
+// A request body the app answered without reading is read and dropped, keeping the connection,
+// when no more than this is left of it (uvicorn drains any amount; the bound keeps a client from
+// making the server read an upload nobody wants: beyond it the response says
+// `connection: close`).
+constexpr std::uint64_t unread_body_drain_limit = 64 * 1024;
+// One sendfile call is asked for at most max(write_high_water, this) bytes: the socket takes
+// what it has room for and the rest waits for it to drain.
+constexpr std::size_t min_sendfile_chunk = 64 * 1024;
 
 struct worker;
 struct connection;
 struct connection_io;
+struct file_transfer;
+void on_new_connection(uv_stream_t* listener, int status);
+
+// The path of a Unix socket the server created, and which file it was, so that stopping
+// removes that socket and never one a later server put at the same path.
+struct unix_socket_file {
+    std::string path;
+    dev_t device = 0;
+    ino_t inode = 0;
+    bool bound = false;
+
+    void remove() noexcept {
+        if (!bound) return;
+        bound = false;
+        struct stat info {};
+        if (::lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode) &&
+            info.st_dev == device && info.st_ino == inode) {
+            ::unlink(path.c_str());
+        }
+    }
+};
 
 std::string uv_message(const char* what, int rc) {
     return std::string(what) + ": " + uv_strerror(rc);
@@ -54,13 +88,15 @@ std::string uv_message(const char* what, int rc) {
 
 // ---- server-wide state ------------------------------------------------------------------
 
-struct server::impl {
+struct server::impl : std::enable_shared_from_this<server::impl> {
     any_app app;
     server_options options;
     proxy_trust trust;
     std::shared_ptr<state> app_state = std::make_shared<state>();
     std::vector<std::unique_ptr<worker>> workers;
     std::uint16_t bound_port = 0;
+    unix_socket_file socket_file;
+    stopped_handler on_stopped;
 
     std::atomic<std::size_t> connections{0};
     std::atomic<std::size_t> requests{0};
@@ -72,14 +108,35 @@ struct server::impl {
     bool stopped = false;
     std::thread limit_stopper;  // stops the server when limit_max_requests is reached
 
-    // Lifespan, run on worker 0's loop.
+    // Lifespan: on its own thread, or on the caller's loop when embedded.
     struct lifespan_state;
     std::unique_ptr<lifespan_state> lifespan;
 
+    // Embedded: the shutdown steps run on the caller's loop as it runs them; `self` keeps this
+    // alive until the last one, even when the `server` object is destroyed first (`orphaned`:
+    // nobody to tell then).
+    enum class phase : std::uint8_t { idle, starting, serving, draining, closing, stopped };
+    phase embedded_phase = phase::idle;
+    std::shared_ptr<impl> self;
+    std::atomic<bool> orphaned{false};
+    std::exception_ptr stop_error;  // why an embedded server stopped by itself
+    bool start_failed = false;      // start() threw: its cleanup tells nobody
+
+    [[nodiscard]] bool embedded() const noexcept { return options.loop != nullptr; }
     void log(log_level level, std::string_view message) const {
         emit(options.sink, level, "server", message);
     }
     void request_served();
+
+    void start_threaded();
+    void start_embedded();
+    void stop_threaded();
+    void on_lifespan_changed();         // embedded: startup or shutdown progressed
+    void begin_embedded_stop();         // on the loop
+    void on_embedded_drained();         // every connection is gone
+    void on_embedded_lifespan_done();   // lifespan shutdown finished (or timed out)
+    void on_embedded_handles_closed();  // the worker's handles are closed: done
+    void notify_stopped(std::exception_ptr error);
 };
 
 // ---- per-worker state -------------------------------------------------------------------
@@ -90,6 +147,8 @@ struct worker {
     server::impl* shared = nullptr;
     unsigned index = 0;
     uv_os_sock_t listen_fd = -1;
+    bool pipe = false;      // the listener (and so every connection) is a Unix socket
+    bool embedded = false;  // on the caller's loop: no thread, teardown by callbacks
     std::thread thread;
     event_loop* loop = nullptr;
     uv_loop_t* uv = nullptr;
@@ -97,7 +156,10 @@ struct worker {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } listener{};
+    bool listener_open = false;  // the listener handle is initialised and not closed yet
     bool listening = false;
+    bool drained_reported = false;
+    int handles_closing = 0;  // embedded teardown: handles whose close callback is pending
     uv_idle_t deferred_runner{};
     std::vector<connection*> deferred;  // connections to continue outside the current callback
     uv_timer_t shutdown_timer{};
@@ -129,12 +191,19 @@ struct worker {
         return date.view();
     }
 
+    uv_stream_t* listener_stream() noexcept { return reinterpret_cast<uv_stream_t*>(&listener); }
+
+    void open_handles(event_loop& on);  // timers, the idle runner and the listener; throws
+    void start_listening();             // throws
+    void close_listener();
+    void close_handles_embedded();      // embedded teardown: closes the rest, then reports
     void defer(connection* c);
     void run_deferred();
     void sweep();
-    void begin_drain();
+    void begin_drain(std::chrono::milliseconds graceful);
     void maybe_finish_drain();
     void drop_all();
+    void on_shutdown_timer();
 };
 
 // One request in flight: what the app sees and the exchange rules. Reused by the connection
@@ -154,11 +223,28 @@ struct request_state {
     std::uint64_t bytes_out = 0;
     bool head_written = false;  // the app's response head was accepted by the serializer
     int server_status = 0;      // the server answered for the app (500), for the access log
+
+    // The request body as the parser frames it, to decide whether an unread rest can be
+    // drained (keeping the connection) or the response must say `connection: close`.
+    http1::body_kind body_kind = http1::body_kind::none;
+    std::uint64_t content_length = 0;
+    std::uint64_t body_parsed = 0;
+    bool expect_continue = false;
+    bool continue_sent = false;
+
+    // The head is queued at `head_mark` in the batch and nothing has been written since: a file
+    // body can still turn it into a 500 (file missing) or give it a content-length.
+    std::size_t head_mark = 0;
+    bool head_retractable = false;
+    bool abort_after = false;  // the body could not be completed: close after what was sent
+    bool file_active = false;  // a file body is on its way; the app waits in `send`
+    std::exception_ptr file_error;  // why the file could not be sent (thrown from `send`)
+
     cancellation_state cancellation;
     detail::driver runner;
 };
 
-enum class timer_mode { none, keep_alive, header, body, write };
+enum class timer_mode : std::uint8_t { none, keep_alive, header, body, write };
 
 // A peer or local address in 20 bytes; formatted only when a request needs it.
 struct compact_address {
@@ -230,32 +316,46 @@ struct connection_io {
     std::coroutine_handle<> drain_waiter{};
     cancellation_callback receive_cancel, drain_cancel;
     bool receive_cancelled = false, drain_cancelled = false;
+
+    // Nothing is written while set: a file body is being opened (its head may still change) or
+    // sent (nothing may overtake its bytes).
+    bool hold_output = false;
+    // The app answered without reading the whole body: the rest is read and dropped before the
+    // next request.
+    bool discarding_body = false;
+    file_transfer* file = nullptr;  // the file body on its way (see file_transfer)
 };
 
 struct connection {
     worker* owner;
-    uv_tcp_t tcp{};
+    // TCP or Unix socket; the union costs nothing over a uv_tcp_t here because the flags below
+    // are bits (sizeof(connection) is 352 bytes either way).
+    union stream_handle {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } handle{};
     std::uint64_t deadline = 0;  // loop time (ms) at which `mode`'s timeout fires
-    timer_mode mode = timer_mode::none;
     connection* prev = nullptr;
     connection* next = nullptr;
-    int handles_open = 0;  // tcp and timer; freed when both closed and no request runs
-    bool closing = false;
-    bool peer_gone = false;
-    bool reading = false;
-    bool in_round = false;        // inside a read callback's processing
-    bool close_after_flush = false;
-    bool deferred = false;
-    bool in_request = false;  // a request_state is live
-    bool writing = false;
-    bool starting = false;  // inside start_request: a synchronous app's completion needs no defer
-    compact_address client, local;
     // Everything a connection needs only while it reads, writes or serves a request. Idle
     // keep-alive connections give it back to the worker's pool, so they hold only the handle
     // and these few fields.
     std::unique_ptr<connection_io> io;
+    compact_address client, local;
+    std::uint8_t handles_open = 0;  // the stream; freed when closed and no request runs
+    timer_mode mode = timer_mode::none;
+    bool closing : 1 = false;
+    bool peer_gone : 1 = false;
+    bool reading : 1 = false;
+    bool in_round : 1 = false;  // inside a read callback's processing
+    bool close_after_flush : 1 = false;
+    bool deferred : 1 = false;
+    bool in_request : 1 = false;  // a request_state is live
+    bool writing : 1 = false;
+    bool starting : 1 = false;  // inside start_request: a synchronous app's completion needs no defer
 
     explicit connection(worker* w) : owner(w) {}
+    uv_stream_t* stream() noexcept { return reinterpret_cast<uv_stream_t*>(&handle); }
     connection_io& use_io();
     void release_io_if_idle();
 
@@ -270,6 +370,7 @@ struct connection {
     void process();
     void keep_unconsumed();
     bool parse_body_piece();
+    bool discard_body();
 
     // --- requests ---
     void start_request();
@@ -279,8 +380,20 @@ struct connection {
     task<void> send_event(event e);
     void write_simple_response(int status, std::string_view body, bool close_connection);
     void close_after_writing();
-    void fail_request(std::string_view why);
     void access_log(const request_state& req) const;
+
+    // --- file bodies (sendfile) ---
+    void begin_file(const http::response_file& source);
+    void on_file_step(ssize_t result, bool regular, std::uint64_t size);
+    void start_file_body(std::uint64_t bytes);
+    void start_sendfile();
+    void on_sendfile_done(ssize_t result);
+    void wait_writable();
+    void on_writable(int status);
+    void file_failed_before_body(std::exception_ptr error);
+    void file_failed_mid_body(std::string_view why);
+    void end_file(std::exception_ptr error);
+    void detach_file() noexcept;
 
     // --- writing ---
     void flush();
@@ -309,6 +422,64 @@ struct connection {
             const detail::resumption_activity label(io->request ? io->request->activity : std::string_view{});
             waiter.resume();
         }
+    }
+};
+
+static_assert(sizeof(connection) <= 352, "an idle connection must not grow (see docs/server.md)");
+
+// A file body going out with sendfile (http.response.pathsend): opened, measured and sent on
+// the thread pool so the loop never waits for the disk. Owned by the connection's I/O state;
+// when the connection closes while one of its requests is on the thread pool, it is detached
+// (`conn` null) and frees itself, closing its descriptors, when that request ends.
+//
+// sendfile(2) is called directly rather than through uv_fs_sendfile: libuv 1.44 first tries
+// copy_file_range, which refuses sockets, and then falls back to a read/write loop that waits in
+// poll() without a timeout when the socket is full, holding a thread-pool thread for as long as
+// the client does not read. sendfile(2) on the non-blocking socket returns EAGAIN instead, and
+// the loop waits for room (writable_watch) under the write timeout.
+struct file_transfer {
+    enum class stage : std::uint8_t { open, stat, send };
+
+    uv_fs_t fs{};      // open, then fstat
+    uv_work_t work{};  // one sendfile call
+    connection* conn = nullptr;
+    http::response_file source;  // a copy: the app's event is gone once its send returns
+    uv_file file = -1;
+    // A duplicate of the connection's descriptor, so that a sendfile running on the pool never
+    // writes to a descriptor number the loop closed and reused meanwhile.
+    int socket = -1;
+    stage at = stage::open;
+    bool in_flight = false;          // `fs` or `work` is on the thread pool
+    bool chunked = false;            // sent as the one chunk of a chunked body
+    bool waiting_for_flush = false;  // the head is being written; sendfile starts after it
+    std::uint64_t total = 0, offset = 0, remaining = 0, asked = 0;
+    ssize_t sent = 0;  // the last sendfile's result: bytes, or -errno
+    struct writable_watch* watch = nullptr;
+
+    static void on_fs(uv_fs_t* request);
+    static void send_chunk(uv_work_t* request);  // on a thread-pool thread
+    static void on_sent(uv_work_t* request, int status);
+    void close_descriptors() noexcept {
+        if (file >= 0) ::close(std::exchange(file, -1));
+        if (socket >= 0) ::close(std::exchange(socket, -1));
+    }
+};
+
+// Waits for the socket to take more bytes while a file is sent: a poll handle on a duplicate of
+// the connection's descriptor (libuv allows one watcher per descriptor, and the stream has its
+// own). Heap-allocated; its close callback closes the duplicate and frees it.
+struct writable_watch {
+    uv_poll_t poll{};
+    int fd = -1;
+    connection* conn = nullptr;  // null once closed
+
+    static void close(writable_watch* watch) noexcept {
+        watch->conn = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll), [](uv_handle_t* h) {
+            auto* self = static_cast<writable_watch*>(h->data);
+            ::close(self->fd);
+            delete self;
+        });
     }
 };
 
@@ -360,7 +531,7 @@ void connection::close() {
         --self->handles_open;
         self->maybe_free();
     };
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), on_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle), on_closed);
     // A request still running learns the client has gone: receive yields disconnect and send
     // throws; it unwinds on its own and the connection is freed after it. Resumed from the loop:
     // close() may be running inside the app's own code.
@@ -368,6 +539,7 @@ void connection::close() {
         owner->maybe_finish_drain();
         return;
     }
+    detach_file();
     if (auto waiter = std::exchange(io->receive_waiter, {})) {
         io->receive_cancel.unregister();
         owner->loop->post(waiter);
@@ -398,7 +570,7 @@ void connection::start_reading() {
     if (reading || closing) return;
     reading = true;
     uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&tcp),
+        stream(),
         [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
             auto* self = static_cast<connection*>(h->data);
             auto* w = self->owner;
@@ -415,7 +587,7 @@ void connection::start_reading() {
 void connection::stop_reading() {
     if (!reading) return;
     reading = false;
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
+    uv_read_stop(stream());
 }
 
 void connection::on_read(ssize_t nread, const uv_buf_t* buf) {
@@ -477,6 +649,10 @@ void connection::process() {
     // (Connection: close, an error answered, shutdown). When that response could not be
     // written at once, the loop went on to serve the next pipelined request before closing.
     while (!closing && !close_after_flush) {
+        if (io->discarding_body) {
+            if (!discard_body()) return;
+            continue;
+        }
         if (in_request) {
             auto& req = *io->request;
             // Fix: an app that answered without reading the whole body used to leave the
@@ -552,6 +728,7 @@ bool connection::parse_body_piece() {
         switch (result.kind) {
             case http1::event_kind::body:
                 req.piece.emplace(result.body);
+                req.body_parsed += result.body.size();
                 return true;
             case http1::event_kind::trailers: continue;  // not surfaced to apps (ASGI has none)
             case http1::event_kind::message_complete:
@@ -577,6 +754,45 @@ bool connection::parse_body_piece() {
             case http1::event_kind::head: return false;  // cannot happen mid-body
         }
     }
+}
+
+// Reads and drops the rest of a body the app did not read (at most unread_body_drain_limit
+// bytes: a larger rest made the response say `connection: close`). True once it is gone and
+// the next request may be parsed; false when more bytes must arrive or the connection closed.
+bool connection::discard_body() {
+    for (;;) {
+        const auto result = io->parser.parse(io->input);
+        io->input.remove_prefix(result.consumed);
+        switch (result.kind) {
+            case http1::event_kind::body:
+            case http1::event_kind::trailers: continue;
+            case http1::event_kind::upgrade:
+                io->parser.resume();
+                [[fallthrough]];
+            case http1::event_kind::message_complete:
+                io->discarding_body = false;
+                return true;
+            case http1::event_kind::need_more:
+                start_reading();
+                arm(timer_mode::body, owner->shared->options.body_timeout);
+                return false;
+            case http1::event_kind::error:
+            case http1::event_kind::head:
+                // The response is out; a malformed rest only ends the connection.
+                close();
+                return false;
+        }
+    }
+}
+
+// Whether the rest of a request body the app may leave unread can be drained after the response
+// (the connection then stays open) — decided when the response head is written.
+bool unread_body_drainable(const request_state& req) noexcept {
+    // A client waiting for `100 Continue` may send the body or not once it has the final
+    // response: the next bytes cannot be told apart, so the connection closes.
+    if (req.expect_continue && !req.continue_sent) return false;
+    return req.body_kind == http1::body_kind::content_length &&
+           req.content_length - req.body_parsed <= unread_body_drain_limit;
 }
 
 // ---- connection: requests ------------------------------------------------------------------
@@ -614,7 +830,7 @@ void connection::start_request() {
     s.state.clear();
     s.extensions.clear();
     s.app_state = owner->shared->app_state;
-    if (options.proxy_headers && s.client) {
+    if (options.proxy_headers) {
         apply_proxy_headers(owner->shared->trust, s);
     }
 
@@ -629,6 +845,16 @@ void connection::start_request() {
     req.bytes_out = 0;
     req.head_written = false;
     req.server_status = 0;
+    req.body_kind = head.body;
+    req.content_length = head.content_length;
+    req.body_parsed = 0;
+    req.expect_continue = head.expect_continue;
+    req.continue_sent = false;
+    req.head_mark = 0;
+    req.head_retractable = false;
+    req.abort_after = false;
+    req.file_active = false;
+    req.file_error = nullptr;
     req.started = std::chrono::steady_clock::now();
     req.activity.assign(s.method).append(" ").append(head.path);
     if (!req.more_body) {
@@ -671,6 +897,7 @@ task<event> connection::receive_event() {
     if (!req.body_finished_sent) {
         if (req.exchange->take_continue_due()) {
             io->batch.append_copy(http1::continue_response);
+            req.continue_sent = true;
             flush();
         }
         if (!req.piece && req.more_body && !parse_body_piece()) {
@@ -702,7 +929,10 @@ task<void> connection::send_event(event e) {
     const auto& options = owner->shared->options;
     switch (out.what) {
         case exchange_output::kind::head: {
-            const bool keep = req.keep_alive && !req.exchange->closes_connection();
+            bool keep = req.keep_alive && !req.exchange->closes_connection();
+            // A body the app may leave unread is drained afterwards only when little is left of
+            // it; otherwise the client learns now that the connection ends with this response.
+            if (keep && req.more_body && !unread_body_drainable(req)) keep = false;
             const http1::response_head head{
                 .status = out.status,
                 .fields = out.fields,
@@ -715,12 +945,14 @@ task<void> connection::send_event(event e) {
                                                 : std::string_view{},
             };
             if (!keep) req.keep_alive = false;
+            req.head_mark = io->batch.size();
             const auto error = http1::write_response_head(head, io->batch);
             if (error != http1::head_error::none) {
                 throw protocol_error("the app's response head is invalid: " +
                                      std::string(http1::to_string(error)));
             }
             req.head_written = true;
+            req.head_retractable = true;
             break;
         }
         case exchange_output::kind::body: {
@@ -729,18 +961,40 @@ task<void> connection::send_event(event e) {
             req.bytes_out += out.bytes.size();
             break;
         }
-        case exchange_output::kind::file:
-            // sendfile arrives with the static files issue.
-            throw protocol_error("http.response.pathsend is not supported by the server yet");
+        case exchange_output::kind::file: {
+            if (!out.file) break;  // HEAD, or a status without a body: nothing to send
+            begin_file(*out.file);
+            try {
+                while (req.file_active && !closing) {
+                    co_await wait_slot{*this, io->drain_waiter, io->drain_cancel,
+                                       io->drain_cancelled};
+                }
+            } catch (const operation_cancelled&) {
+                // The app stops waiting, but the file's bytes are already on their way: the
+                // response cannot be completed, nor anything sent after it.
+                if (req.file_active) close();
+                throw;
+            }
+            if (closing) throw client_disconnected();
+            if (req.file_error) std::rethrow_exception(std::exchange(req.file_error, nullptr));
+            break;
+        }
         case exchange_output::kind::nothing: break;
     }
     if (out.last) {
         req.response_complete = true;
         if (io->receive_waiter) owner->loop->post(std::exchange(io->receive_waiter, {}));
     }
-    // Inside a read round small responses wait for the round's one write (pipelined responses
-    // coalesce); anything borrowed from the app, or outside a round, goes out now.
-    if (!in_round || out.bytes.size() >= 512 || queued() >= options.write_high_water) flush();
+    if (out.what == exchange_output::kind::head) {
+        // The head waits for the first body bytes, or for the app to pause (the deferred round
+        // writes it), so that a file body can still retract it (a missing file is a 500) or
+        // give it a content-length.
+        if (!in_round) owner->defer(this);
+    } else if (!in_round || out.bytes.size() >= 512 || queued() >= options.write_high_water) {
+        // Inside a read round small responses wait for the round's one write (pipelined
+        // responses coalesce); anything borrowed from the app, or outside a round, goes out now.
+        flush();
+    }
     while (!closing && queued() >= options.write_high_water) {
         co_await wait_slot{*this, io->drain_waiter, io->drain_cancel, io->drain_cancelled};
     }
@@ -836,7 +1090,7 @@ void connection::finish_request() {
         access_log(req);
         return;
     }
-    if (problem || !req.exchange->complete()) {
+    if (problem || !req.exchange->complete() || req.abort_after) {
         // The framing cannot be completed: the client must see the connection end. Fix: after
         // what the app did send — close() alone dropped bytes still queued in this round, so
         // the client saw no response at all instead of a truncated one.
@@ -844,10 +1098,15 @@ void connection::finish_request() {
         return;
     }
     access_log(req);
-    if (!req.keep_alive || req.more_body || owner->draining) {
+    if (!req.keep_alive || owner->draining ||
+        (req.more_body && !unread_body_drainable(req))) {
         close_after_writing();
         return;
     }
+    // Fix: a body the app did not read used to close the connection after a response that had
+    // promised to keep it. The rest (a bounded amount, see unread_body_drainable) is read and
+    // dropped, then the next request is served, as uvicorn does.
+    if (req.more_body) io->discarding_body = true;
 }
 
 // ---- connection: writing -------------------------------------------------------------------
@@ -866,11 +1125,14 @@ void connection::flush() {
         if (close_after_flush) close();
         return;
     }
+    if (io->hold_output) return;
     if (io->batch.empty()) {
         if (close_after_flush) close();
         return;
     }
-    auto* stream = reinterpret_cast<uv_stream_t*>(&tcp);
+    // Bytes leave the batch now: a response head among them can no longer be taken back.
+    if (io->request) io->request->head_retractable = false;
+    auto* stream = this->stream();
     auto segments = io->batch.segments();
     io->write_bufs.clear();
     for (auto segment : segments) {
@@ -934,6 +1196,11 @@ void connection::on_write_done(int status) {
     }
     if (mode == timer_mode::write) disarm();
     flush();
+    // A file body starts once what was queued before it (its head) is written.
+    if (!closing && io->file && io->file->waiting_for_flush && !writing && io->batch.empty()) {
+        io->file->waiting_for_flush = false;
+        start_sendfile();
+    }
     if (!closing && queued() < owner->shared->options.write_high_water) wake_drainer();
     // A request whose body is waiting to be read resumes reading once the client drained.
     if (!closing && !in_request) {
@@ -941,6 +1208,329 @@ void connection::on_write_done(int status) {
             arm(timer_mode::keep_alive, owner->shared->options.keep_alive_timeout);
         }
         release_io_if_idle();
+    }
+}
+
+// ---- connection: file bodies ----------------------------------------------------------------
+//
+// http.response.pathsend: the file is opened and measured on the thread pool while the head
+// waits in the batch (nothing is written meanwhile, so a missing file can still be answered
+// with a 500, and a head without a content-length can be given one). Then the head goes out
+// and sendfile sends the range in chunks on the thread pool, each as large as the socket
+// takes; when it is full, a poll on the socket waits for room, under the write timeout. The
+// app's `send` returns when the last byte is handed to the kernel, so pipelined responses
+// after it stay in order.
+
+void file_transfer::on_fs(uv_fs_t* request) {
+    auto* self = static_cast<file_transfer*>(request->data);
+    self->in_flight = false;
+    const ssize_t result = request->result;
+    bool regular = false;
+    std::uint64_t size = 0;
+    if (self->at == stage::open && result >= 0) self->file = static_cast<uv_file>(result);
+    if (self->at == stage::stat && result == 0) {
+        regular = S_ISREG(request->statbuf.st_mode);
+        size = request->statbuf.st_size;
+    }
+    uv_fs_req_cleanup(request);
+    if (!self->conn) {
+        // The connection closed while this request ran: nobody wants the file any more.
+        self->close_descriptors();
+        delete self;
+        return;
+    }
+    connection* c = self->conn;
+    c->owner->loop->guarded([&] { c->on_file_step(result, regular, size); });
+}
+
+void file_transfer::send_chunk(uv_work_t* request) {
+    auto* self = static_cast<file_transfer*>(request->data);
+    auto at = static_cast<off_t>(self->offset);
+    ssize_t n;
+    do {
+        n = ::sendfile(self->socket, self->file, &at, static_cast<std::size_t>(self->asked));
+    } while (n < 0 && errno == EINTR);
+    self->sent = n >= 0 ? n : -static_cast<ssize_t>(errno);
+}
+
+void file_transfer::on_sent(uv_work_t* request, int status) {
+    auto* self = static_cast<file_transfer*>(request->data);
+    self->in_flight = false;
+    if (!self->conn) {
+        self->close_descriptors();
+        delete self;
+        return;
+    }
+    connection* c = self->conn;
+    const ssize_t result = status < 0 ? status : self->sent;
+    c->owner->loop->guarded([&] { c->on_sendfile_done(result); });
+}
+
+void connection::begin_file(const http::response_file& source) {
+    auto& req = *io->request;
+    auto* transfer = new file_transfer;
+    transfer->conn = this;
+    transfer->source = source;
+    transfer->fs.data = transfer;
+    io->file = transfer;
+    io->hold_output = true;
+    req.file_active = true;
+    req.file_error = nullptr;
+    const int rc = uv_fs_open(owner->uv, &transfer->fs, transfer->source.path.c_str(),
+                              O_RDONLY | O_CLOEXEC, 0, &file_transfer::on_fs);
+    if (rc < 0) {
+        uv_fs_req_cleanup(&transfer->fs);
+        file_failed_before_body(std::make_exception_ptr(std::system_error(
+            -rc, std::generic_category(), "cannot open " + transfer->source.path)));
+        return;
+    }
+    transfer->in_flight = true;
+}
+
+void connection::on_file_step(ssize_t result, bool regular, std::uint64_t size) {
+    auto* transfer = io->file;
+    const auto& path = transfer->source.path;
+    switch (transfer->at) {
+        case file_transfer::stage::open: {
+            if (result < 0) {
+                file_failed_before_body(std::make_exception_ptr(std::system_error(
+                    static_cast<int>(-result), std::generic_category(), "cannot open " + path)));
+                return;
+            }
+            transfer->at = file_transfer::stage::stat;
+            const int rc = uv_fs_fstat(owner->uv, &transfer->fs, transfer->file, &file_transfer::on_fs);
+            if (rc < 0) {
+                uv_fs_req_cleanup(&transfer->fs);
+                file_failed_before_body(std::make_exception_ptr(
+                    std::system_error(-rc, std::generic_category(), "cannot stat " + path)));
+                return;
+            }
+            transfer->in_flight = true;
+            return;
+        }
+        case file_transfer::stage::stat: {
+            if (result < 0 || !regular) {
+                const int code = result < 0 ? static_cast<int>(-result) : EISDIR;
+                file_failed_before_body(std::make_exception_ptr(std::system_error(
+                    code, std::generic_category(),
+                    result < 0 ? "cannot stat " + path : "not a regular file: " + path)));
+                return;
+            }
+            std::uint64_t bytes = 0;
+            try {
+                bytes = io->request->exchange->on_file_opened(transfer->source, size);
+            } catch (...) {
+                file_failed_before_body(std::current_exception());
+                return;
+            }
+            start_file_body(bytes);
+            return;
+        }
+        case file_transfer::stage::send: return;  // sendfile reports to on_sendfile_done
+    }
+}
+
+// The file can be sent: settle the head (give it a content-length when it has not gone out
+// and said chunked, or frame the file as one chunk), write it, then start sendfile.
+void connection::start_file_body(std::uint64_t bytes) {
+    auto& req = *io->request;
+    auto* transfer = io->file;
+    transfer->total = bytes;
+    transfer->offset = transfer->source.offset;
+    transfer->remaining = bytes;
+    if (req.exchange->framing() == body_framing::chunked) {
+        constexpr std::string_view chunked_line = "\r\ntransfer-encoding: chunked\r\n";
+        std::string head;
+        if (req.head_retractable && req.exchange->body_bytes_sent() == bytes) {
+            // Nothing but the head is queued for this response (no body bytes before the file).
+            // The serializer wrote its own framing line (it drops the app's): replace it.
+            head = io->batch.to_string().substr(req.head_mark);
+        }
+        const auto at = head.find(chunked_line);
+        if (at != std::string::npos) {
+            std::string length_line = "\r\ncontent-length: " + std::to_string(bytes) + "\r\n";
+            head.replace(at, chunked_line.size(), length_line);
+            io->batch.truncate(req.head_mark);
+            io->batch.append_copy(head);
+        } else {
+            transfer->chunked = true;
+            if (bytes > 0) io->batch.append_copy(http1::make_chunk_header(bytes).view());
+        }
+    }
+    io->hold_output = false;
+    if (bytes == 0) {
+        if (transfer->chunked) io->batch.append_copy(http1::last_chunk);
+        end_file(nullptr);
+        return;
+    }
+    transfer->at = file_transfer::stage::send;
+    flush();
+    if (closing) return;
+    if (writing || !io->batch.empty()) {
+        transfer->waiting_for_flush = true;  // on_write_done starts the sendfile
+        return;
+    }
+    start_sendfile();
+}
+
+void connection::start_sendfile() {
+    auto* transfer = io->file;
+    if (transfer->socket < 0) {
+        uv_os_fd_t socket_fd = -1;
+        uv_fileno(reinterpret_cast<uv_handle_t*>(&handle), &socket_fd);
+        transfer->socket = ::fcntl(socket_fd, F_DUPFD_CLOEXEC, 0);
+        if (transfer->socket < 0) {
+            file_failed_mid_body("cannot duplicate the socket");
+            return;
+        }
+    }
+    const auto chunk = std::max(owner->shared->options.write_high_water, min_sendfile_chunk);
+    transfer->asked = std::min<std::uint64_t>(transfer->remaining, chunk);
+    io->hold_output = true;
+    transfer->work.data = transfer;
+    const int rc = uv_queue_work(owner->uv, &transfer->work, &file_transfer::send_chunk,
+                                 &file_transfer::on_sent);
+    if (rc < 0) {
+        file_failed_mid_body("cannot queue sendfile");
+        return;
+    }
+    transfer->in_flight = true;
+}
+
+void connection::on_sendfile_done(ssize_t result) {
+    auto& req = *io->request;
+    auto* transfer = io->file;
+    if (result > 0) {
+        const auto sent = static_cast<std::uint64_t>(result);
+        transfer->offset += sent;
+        transfer->remaining -= sent;
+        req.bytes_out += sent;
+        if (transfer->remaining == 0) {
+            if (transfer->chunked) {
+                io->batch.append_copy("\r\n");
+                io->batch.append_copy(http1::last_chunk);
+            }
+            end_file(nullptr);
+            return;
+        }
+        // Less than asked: the socket is full (or the file ended; the next call says which).
+        if (sent < transfer->asked) {
+            wait_writable();
+        } else {
+            start_sendfile();
+        }
+        return;
+    }
+    if (result == -EAGAIN || result == -EWOULDBLOCK) {
+        wait_writable();
+        return;
+    }
+    if (result == 0) {
+        owner->shared->log(log_level::error,
+                           req.activity + ": " + transfer->source.path + " ended " +
+                               std::to_string(transfer->remaining) +
+                               " bytes early; the connection is closed");
+        file_failed_mid_body("the file is shorter than when it was opened");
+        return;
+    }
+    file_failed_mid_body("sendfile failed");  // the client went away, mostly
+}
+
+void connection::wait_writable() {
+    auto* transfer = io->file;
+    if (!transfer->watch) {
+        uv_os_fd_t socket_fd = -1;
+        uv_fileno(reinterpret_cast<uv_handle_t*>(&handle), &socket_fd);
+        const int copy = ::fcntl(socket_fd, F_DUPFD_CLOEXEC, 0);
+        if (copy < 0) {
+            file_failed_mid_body("cannot watch the socket");
+            return;
+        }
+        auto* watch = new writable_watch;
+        watch->fd = copy;
+        if (uv_poll_init(owner->uv, &watch->poll, copy) != 0) {
+            ::close(copy);
+            delete watch;
+            file_failed_mid_body("cannot watch the socket");
+            return;
+        }
+        watch->poll.data = watch;
+        transfer->watch = watch;
+    }
+    transfer->watch->conn = this;
+    uv_poll_start(&transfer->watch->poll, UV_WRITABLE, [](uv_poll_t* poll, int status, int) {
+        auto* watch = static_cast<writable_watch*>(poll->data);
+        uv_poll_stop(poll);
+        if (connection* c = watch->conn) {
+            c->owner->loop->guarded([&] { c->on_writable(status); });
+        }
+    });
+    arm(timer_mode::write, owner->shared->options.write_timeout);
+}
+
+void connection::on_writable(int status) {
+    if (mode == timer_mode::write) disarm();
+    if (status < 0) {
+        file_failed_mid_body("the socket failed");
+        return;
+    }
+    start_sendfile();
+}
+
+// Nothing of the file was sent. A head still in the batch is taken back (the app's exception,
+// thrown from its `send`, then becomes a 500); one already written can only end with the
+// connection, after whatever was queued.
+void connection::file_failed_before_body(std::exception_ptr error) {
+    auto& req = *io->request;
+    if (req.head_retractable) {
+        io->batch.truncate(req.head_mark);
+        req.head_written = false;
+        req.head_retractable = false;
+    } else {
+        req.abort_after = true;
+        req.keep_alive = false;
+    }
+    end_file(std::move(error));
+}
+
+// Part of the file went out: the framing cannot be completed, so the connection ends now (the
+// app's `send` throws client_disconnected).
+void connection::file_failed_mid_body(std::string_view why) {
+    if (io && io->request && owner->shared->options.sink) {
+        owner->shared->log(log_level::debug, io->request->activity + ": file body stopped: " +
+                                                 std::string(why));
+    }
+    close();
+}
+
+// The transfer is over (sent, or failed with `error`): the file is closed and the app resumes.
+void connection::end_file(std::exception_ptr error) {
+    auto* transfer = std::exchange(io->file, nullptr);
+    if (transfer->watch) writable_watch::close(std::exchange(transfer->watch, nullptr));
+    transfer->close_descriptors();
+    delete transfer;
+    io->hold_output = false;
+    auto& req = *io->request;
+    req.file_active = false;
+    req.file_error = std::move(error);
+    // What was held back goes out before the app continues (it may answer the next request).
+    flush();
+    if (!closing) wake_drainer();
+}
+
+// The connection closes while a file is on its way: stop watching the socket, and let a
+// request still on the thread pool clean up after itself.
+void connection::detach_file() noexcept {
+    if (!io || !io->file) return;
+    auto* transfer = std::exchange(io->file, nullptr);
+    if (transfer->watch) writable_watch::close(std::exchange(transfer->watch, nullptr));
+    io->hold_output = false;
+    if (io->request) io->request->file_active = false;
+    if (transfer->in_flight) {
+        transfer->conn = nullptr;  // on_fs or on_sent frees it
+    } else {
+        transfer->close_descriptors();
+        delete transfer;
     }
 }
 
@@ -982,7 +1572,8 @@ connection_io& connection::use_io() {
 // so busy connections do not reallocate.
 void connection::release_io_if_idle() {
     if (!io || closing || in_request || writing || !io->input.empty() || !io->batch.empty() ||
-        !io->parser.idle() || io->receive_waiter || io->drain_waiter) {
+        !io->parser.idle() || io->receive_waiter || io->drain_waiter || io->file ||
+        io->discarding_body) {
         return;
     }
     if (io->request) {
@@ -1045,13 +1636,89 @@ void worker::run_deferred() {
     }
 }
 
-void worker::begin_drain() {
+void worker::open_handles(event_loop& on) {
+    loop = &on;
+    uv = static_cast<uv_loop_t*>(on.native_handle());
+    uv_idle_init(uv, &deferred_runner);
+    deferred_runner.data = this;
+    uv_timer_init(uv, &shutdown_timer);
+    shutdown_timer.data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&shutdown_timer));
+    uv_timer_init(uv, &sweep_timer);
+    sweep_timer.data = this;
+    {
+        // Sweep often enough for the shortest timeout to fire within a quarter of itself.
+        const auto& o = shared->options;
+        auto shortest = std::min({o.header_timeout, o.body_timeout, o.keep_alive_timeout,
+                                  o.write_timeout});
+        const auto period = std::clamp<std::int64_t>(shortest.count() / 4, 5, 250);
+        uv_timer_start(
+            &sweep_timer,
+            [](uv_timer_t* t) {
+                auto* self = static_cast<worker*>(t->data);
+                self->loop->guarded([&] { self->sweep(); });
+            },
+            static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
+        uv_unref(reinterpret_cast<uv_handle_t*>(&sweep_timer));
+    }
+    int rc = 0;
+    if (pipe) {
+        uv_pipe_init(uv, &listener.pipe, 0);
+        rc = uv_pipe_open(&listener.pipe, listen_fd);
+    } else {
+        uv_tcp_init(uv, &listener.tcp);
+        rc = uv_tcp_open(&listener.tcp, listen_fd);
+    }
+    listener_stream()->data = this;
+    listener_open = true;  // the handle exists and is closed with the others from now on
+    if (rc != 0) {
+        ::close(std::exchange(listen_fd, -1));
+        throw std::runtime_error(uv_message(pipe ? "uv_pipe_open" : "uv_tcp_open", rc));
+    }
+    listen_fd = -1;  // the handle owns it now
+}
+
+void worker::start_listening() {
+    if (int rc = uv_listen(listener_stream(), shared->options.backlog, &on_new_connection);
+        rc != 0) {
+        throw std::runtime_error(uv_message("uv_listen", rc));
+    }
+    listening = true;
+}
+
+void worker::close_listener() {
+    listening = false;
+    if (!listener_open) return;
+    listener_open = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener), nullptr);
+}
+
+// Embedded teardown: every connection is gone; close the worker's own handles and tell the
+// server once their close callbacks ran (then nothing of the server is left on the loop).
+void worker::close_handles_embedded() {
+    auto on_closed = [](uv_handle_t* h) {
+        auto* self = static_cast<worker*>(h->data);
+        if (--self->handles_closing == 0) {
+            server::impl* shared = self->shared;
+            self->loop->post([shared] { shared->on_embedded_handles_closed(); });
+        }
+    };
+    handles_closing = 3;
+    listening = false;
+    if (listener_open) {
+        listener_open = false;
+        ++handles_closing;
+        uv_close(reinterpret_cast<uv_handle_t*>(&listener), on_closed);
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&deferred_runner), on_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer), on_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer), on_closed);
+}
+
+void worker::begin_drain(std::chrono::milliseconds graceful) {
     if (draining) return;
     draining = true;
-    if (listening) {
-        listening = false;
-        uv_close(reinterpret_cast<uv_handle_t*>(&listener), nullptr);
-    }
+    close_listener();
     // Idle connections close now; busy ones close after their response; streaming responses
     // waiting for a disconnect are told the client is going.
     for (connection* c = connections; c;) {
@@ -1066,7 +1733,28 @@ void worker::begin_drain() {
         }
         c = next;
     }
+    // Past the graceful timeout, what is left is dropped.
+    uv_ref(reinterpret_cast<uv_handle_t*>(&shutdown_timer));
+    uv_timer_start(
+        &shutdown_timer,
+        [](uv_timer_t* t) {
+            auto* self = static_cast<worker*>(t->data);
+            self->loop->guarded([&] { self->on_shutdown_timer(); });
+        },
+        static_cast<std::uint64_t>(graceful.count()), 0);
     maybe_finish_drain();
+}
+
+void worker::on_shutdown_timer() {
+    if (embedded && shared->embedded_phase == server::impl::phase::closing) {
+        // The lifespan shutdown outlived the graceful timeout: stop waiting for it.
+        shared->on_embedded_lifespan_done();
+        return;
+    }
+    drop_all();
+    // Threaded: the loop stops now; what is left unwinds in run_worker. Embedded: the dropped
+    // requests unwind as the caller's loop runs, and the last one freed ends the drain.
+    if (!embedded) loop->stop();
 }
 
 // Closes every connection. Fix: requests still running are cancelled too — an app waiting
@@ -1085,12 +1773,21 @@ void worker::drop_all() {
 
 void worker::maybe_finish_drain() {
     // Every connection freed: closed, and no request of theirs still running.
-    if (!draining || connections != nullptr) return;
+    if (!draining || connections != nullptr || drained_reported) return;
+    drained_reported = true;
     uv_timer_stop(&shutdown_timer);
-    loop->stop();
+    if (embedded) {
+        // Reported from the loop's top: this runs inside a connection's close callback.
+        server::impl* s = shared;
+        loop->post([s] { s->on_embedded_drained(); });
+    } else {
+        loop->stop();
+    }
 }
 
 }  // namespace
+
+// ---- lifespan}  // namespace
 
 // ---- lifespan ------------------------------------------------------------------------------
 
@@ -1108,6 +1805,8 @@ struct server::impl::lifespan_state {
     std::mutex mutex;
     std::condition_variable changed;
     detail::driver runner;
+    // Embedded: runs on the caller's loop, and reports progress by posting this there.
+    event_loop* embedded_loop = nullptr;
 
     struct waiter_awaiter {
         lifespan_state* self;
@@ -1125,20 +1824,29 @@ struct server::impl::lifespan_state {
         co_return lifespan::shutdown{};
     }
     task<void> on_send(event e) {
-        std::lock_guard lock(mutex);
-        if (std::holds_alternative<lifespan::startup_complete>(e)) {
-            started = true;
-        } else if (auto* f = std::get_if<lifespan::startup_failed>(&e)) {
-            startup_failed = true;
-            failure = f->message;
-        } else if (std::holds_alternative<lifespan::shutdown_complete>(e)) {
-            stopped = true;
-        } else if (auto* f2 = std::get_if<lifespan::shutdown_failed>(&e)) {
-            stopped = true;
-            failure = f2->message;
+        {
+            std::lock_guard lock(mutex);
+            if (std::holds_alternative<lifespan::startup_complete>(e)) {
+                started = true;
+            } else if (auto* f = std::get_if<lifespan::startup_failed>(&e)) {
+                startup_failed = true;
+                failure = f->message;
+            } else if (std::holds_alternative<lifespan::shutdown_complete>(e)) {
+                stopped = true;
+            } else if (auto* f2 = std::get_if<lifespan::shutdown_failed>(&e)) {
+                stopped = true;
+                failure = f2->message;
+            }
+            changed.notify_all();
         }
-        changed.notify_all();
+        report();
         co_return;
+    }
+    // Embedded: the server acts on the change from the loop's top, not inside the app's send.
+    void report() {
+        if (!embedded_loop) return;
+        server::impl* s = shared;
+        embedded_loop->post([s] { s->on_lifespan_changed(); });
     }
     static detail::driver run(lifespan_state& self) {
         receive_member<lifespan_state, &lifespan_state::next> r{&self};
@@ -1148,9 +1856,12 @@ struct server::impl::lifespan_state {
         } catch (...) {
             self.error = std::current_exception();
         }
-        std::lock_guard lock(self.mutex);
-        self.app_done = true;
-        self.changed.notify_all();
+        {
+            std::lock_guard lock(self.mutex);
+            self.app_done = true;
+            self.changed.notify_all();
+        }
+        self.report();
     }
 
     // Runs on its own thread with its own loop for the whole life of the server: the app's
@@ -1168,6 +1879,12 @@ struct server::impl::lifespan_state {
         std::unique_lock lock(mutex);
         changed.wait(lock, [&] { return started || startup_failed || app_done; });
     }
+    // Embedded: starts on the caller's loop (the app runs until its first suspension now).
+    void start_on(event_loop& on) {
+        embedded_loop = &on;
+        runner = run(*this);
+        runner.start();
+    }
     void shutdown(std::chrono::milliseconds limit) {
         {
             std::unique_lock lock(mutex);
@@ -1183,17 +1900,30 @@ struct server::impl::lifespan_state {
         lock.unlock();
         thread.join();
     }
-};
-
-void server::impl::request_served() {
-    const auto served = requests.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (options.limit_max_requests != 0 && served == options.limit_max_requests) {
-        log(log_level::info, "maximum request limit reached; shutting down");
-        std::lock_guard lock(mutex);
-        stopping = true;
-        changed.notify_all();
+    // Embedded: asks for the shutdown; on_lifespan_changed hears when it is done.
+    void request_shutdown() {
+        shutdown_requested = true;
+        if (auto w = std::exchange(waiter, {})) w.resume();
     }
-}
+    [[nodiscard]] bool startup_decided() const noexcept {
+        return started || startup_failed || app_done;
+    }
+    // Whether startup failed (with `why`), by the mode's rules.
+    [[nodiscard]] bool startup_failed_for(lifespan_mode mode, std::string& why) const {
+        if (!startup_failed && !(app_done && !started && mode == lifespan_mode::on)) return false;
+        why = startup_failed ? failure : "the app does not support lifespan";
+        if (error) {
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                why = e.what();
+            } catch (...) {
+            }
+        }
+        if (why.empty()) why = "no reason given";
+        return true;
+    }
+};
 
 // ---- server --------------------------------------------------------------------------------
 
@@ -1218,12 +1948,82 @@ uv_os_sock_t open_listener(const server_options& options, std::uint16_t port) {
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (family == AF_INET6) {
+        // "::" serves IPv4 clients too (as IPv4-mapped addresses), whatever the system default.
+        const int zero = 0;
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    }
     if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0 ||
         ::listen(fd, options.backlog) != 0) {
         const int error = errno;
         ::close(fd);
         throw std::system_error(error, std::generic_category(),
                                 "cannot listen on " + options.host + ":" + std::to_string(port));
+    }
+    return fd;
+}
+
+sockaddr_un unix_address(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);  // length checked up front
+    return address;
+}
+
+// A socket file at `path` that nobody accepts on any more (a server that crashed) is removed,
+// as asyncio and uvicorn do; a live one, or a file that is not a socket, is left alone and
+// refused.
+void remove_stale_socket(const std::string& path) {
+    struct stat info {};
+    if (::lstat(path.c_str(), &info) != 0) {
+        if (errno == ENOENT) return;
+        throw std::system_error(errno, std::generic_category(), "cannot inspect " + path);
+    }
+    if (!S_ISSOCK(info.st_mode)) {
+        throw std::system_error(EEXIST, std::generic_category(),
+                                "cannot listen on " + path + ": it exists and is not a socket");
+    }
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (probe < 0) throw std::system_error(errno, std::generic_category(), "socket");
+    const auto address = unix_address(path);
+    const int rc = ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    const int error = rc == 0 ? 0 : errno;
+    ::close(probe);
+    if (error != ECONNREFUSED && error != ENOENT) {
+        throw std::system_error(EADDRINUSE, std::generic_category(),
+                                "cannot listen on " + path + ": another server is listening on it");
+    }
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        throw std::system_error(errno, std::generic_category(), "cannot remove stale " + path);
+    }
+}
+
+uv_os_sock_t open_unix_listener(const server_options& options, unix_socket_file& file) {
+    const std::string& path = options.unix_socket;
+    remove_stale_socket(path);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
+    const auto address = unix_address(path);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        const int error = errno;
+        ::close(fd);
+        throw std::system_error(error, std::generic_category(), "cannot listen on " + path);
+    }
+    struct stat info {};
+    file.path = path;
+    if (::lstat(path.c_str(), &info) == 0) {
+        file.device = info.st_dev;
+        file.inode = info.st_ino;
+        file.bound = true;
+    }
+    // The mode is set before listen(): nobody can connect before then, whatever the umask
+    // gave the file at bind().
+    if (::chmod(path.c_str(), static_cast<mode_t>(options.unix_socket_mode)) != 0 ||
+        ::listen(fd, options.backlog) != 0) {
+        const int error = errno;
+        ::close(fd);
+        file.remove();
+        throw std::system_error(error, std::generic_category(), "cannot listen on " + path);
     }
     return fd;
 }
@@ -1243,21 +2043,29 @@ void on_new_connection(uv_stream_t* listener, int status) {
     if (status < 0) return;
     w->loop->guarded([&] {
         auto* c = new connection(w);
-        uv_tcp_init(w->uv, &c->tcp);
-        c->tcp.data = c;
+        if (w->pipe) {
+            uv_pipe_init(w->uv, &c->handle.pipe, 0);
+        } else {
+            uv_tcp_init(w->uv, &c->handle.tcp);
+        }
+        c->stream()->data = c;
         c->handles_open = 1;
         c->next = w->connections;
         if (w->connections) w->connections->prev = c;
         w->connections = c;
         ++w->open;
         const auto count = w->shared->connections.fetch_add(1, std::memory_order_relaxed) + 1;
-        if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+        if (uv_accept(listener, c->stream()) != 0) {
             c->close();
             return;
         }
-        uv_tcp_nodelay(&c->tcp, 1);
-        c->client.capture(&c->tcp, false);
-        c->local.capture(&c->tcp, true);
+        // A Unix socket's peer has no address: the scope's client and server stay empty (as
+        // in uvicorn).
+        if (!w->pipe) {
+            uv_tcp_nodelay(&c->handle.tcp, 1);
+            c->client.capture(&c->handle.tcp, false);
+            c->local.capture(&c->handle.tcp, true);
+        }
         const auto limit = w->shared->options.limit_concurrency;
         if (limit != 0 && count > limit) {
             c->write_simple_response(503, "Service Unavailable", true);
@@ -1271,41 +2079,8 @@ void on_new_connection(uv_stream_t* listener, int status) {
 void run_worker(worker* w) {
     try {
         event_loop loop(event_loop_options{.sink = w->shared->options.sink});
-        w->loop = &loop;
-        w->uv = static_cast<uv_loop_t*>(loop.native_handle());
-        uv_idle_init(w->uv, &w->deferred_runner);
-        w->deferred_runner.data = w;
-        uv_timer_init(w->uv, &w->shutdown_timer);
-        w->shutdown_timer.data = w;
-        uv_unref(reinterpret_cast<uv_handle_t*>(&w->shutdown_timer));
-        uv_timer_init(w->uv, &w->sweep_timer);
-        w->sweep_timer.data = w;
-        {
-            // Sweep often enough for the shortest timeout to fire within a quarter of itself.
-            const auto& o = w->shared->options;
-            auto shortest = std::min({o.header_timeout, o.body_timeout, o.keep_alive_timeout,
-                                      o.write_timeout});
-            const auto period = std::clamp<std::int64_t>(shortest.count() / 4, 5, 250);
-            uv_timer_start(
-                &w->sweep_timer,
-                [](uv_timer_t* t) {
-                    auto* self = static_cast<worker*>(t->data);
-                    self->loop->guarded([&] { self->sweep(); });
-                },
-                static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
-            uv_unref(reinterpret_cast<uv_handle_t*>(&w->sweep_timer));
-        }
-        uv_tcp_init(w->uv, &w->listener.tcp);
-        w->listener.tcp.data = w;
-        if (int rc = uv_tcp_open(&w->listener.tcp, w->listen_fd); rc != 0) {
-            throw std::runtime_error(uv_message("uv_tcp_open", rc));
-        }
-        if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&w->listener.tcp),
-                               w->shared->options.backlog, &on_new_connection);
-            rc != 0) {
-            throw std::runtime_error(uv_message("uv_listen", rc));
-        }
-        w->listening = true;
+        w->open_handles(loop);
+        w->start_listening();
         {
             std::lock_guard lock(w->ready_mutex);
             w->ready = true;
@@ -1314,10 +2089,7 @@ void run_worker(worker* w) {
         loop.run();
         // Stopped: close what is left (connections dropped at the graceful timeout included).
         w->drop_all();
-        if (w->listening) {
-            uv_close(reinterpret_cast<uv_handle_t*>(&w->listener), nullptr);
-            w->listening = false;
-        }
+        w->close_listener();
         uv_close(reinterpret_cast<uv_handle_t*>(&w->deferred_runner), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&w->shutdown_timer), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&w->sweep_timer), nullptr);
@@ -1326,21 +2098,48 @@ void run_worker(worker* w) {
             uv_run(w->uv, UV_RUN_NOWAIT);
             if (!w->deferred.empty()) w->run_deferred();
         }
+        std::lock_guard lock(w->ready_mutex);
         w->loop = nullptr;
     } catch (...) {
         std::lock_guard lock(w->ready_mutex);
+        w->loop = nullptr;
         w->failure = std::current_exception();
         w->ready = true;
         w->ready_cv.notify_all();
     }
 }
+
+std::string listening_url(const server_options& o, std::uint16_t port) {
+    if (!o.unix_socket.empty()) return "unix:" + o.unix_socket;
+    return "http://" + address{o.host, port}.to_string();
+}
+
+// The lifespan startup's verdict as an exception, or null when serving may begin.
+std::exception_ptr startup_verdict(const server::impl::lifespan_state& life, lifespan_mode mode);
 }  // namespace
 
-server::server(any_app app, server_options options) : impl_(std::make_unique<impl>()) {
+server::server(any_app app, server_options options) : impl_(std::make_shared<impl>()) {
     if (!app) throw std::invalid_argument("server: no app");
     if (options.workers == 0) throw std::invalid_argument("server: workers must be at least 1");
     if (!options.unix_socket.empty()) {
-        throw std::invalid_argument("server: Unix sockets are not supported yet");
+        // One listener cannot be shared between loops (libuv has no SO_REUSEPORT for pipes,
+        // and handing accepted sockets between loops is not worth its cost here): one loop.
+        if (options.workers != 1) {
+            throw std::invalid_argument("server: a Unix socket is served by one worker; got " +
+                                        std::to_string(options.workers));
+        }
+        if (options.unix_socket.size() >= sizeof(sockaddr_un{}.sun_path)) {
+            throw std::invalid_argument("server: Unix socket path longer than " +
+                                        std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+                                        " bytes: " + options.unix_socket);
+        }
+        if (options.unix_socket_mode > 07777) {
+            throw std::invalid_argument("server: unix_socket_mode is not a file mode");
+        }
+    }
+    if (options.loop && options.workers != 1) {
+        throw std::invalid_argument(
+            "server: a server on the caller's loop has no worker threads; workers must be 1");
     }
     impl_->app = std::move(app);
     impl_->trust = proxy_trust(options.forwarded_allow_ips);
@@ -1348,65 +2147,285 @@ server::server(any_app app, server_options options) : impl_(std::make_unique<imp
 }
 
 server::~server() {
+    if (impl_->embedded()) {
+        // Nothing may block here: a running server shuts down on its loop, keeping its state
+        // alive (impl::self) until the last handle closed, and tells nobody.
+        impl_->orphaned = true;
+        request_stop();
+        return;
+    }
     try {
         stop();
     } catch (...) {
     }
 }
 
+void server::on_stopped(stopped_handler handler) { impl_->on_stopped = std::move(handler); }
+
+namespace {
+// A write to a socket whose peer has gone raises SIGPIPE, which kills the process unless it is
+// handled. libuv writes with writev and sendfile(2) has no MSG_NOSIGNAL, so a server must
+// ignore it (as Python, and so uvicorn, does); a handler the program installed is kept.
+void ignore_sigpipe_once() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction current {};
+        if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+            struct sigaction ignore {};
+            ignore.sa_handler = SIG_IGN;
+            sigemptyset(&ignore.sa_mask);
+            ::sigaction(SIGPIPE, &ignore, nullptr);
+        }
+    });
+}
+}  // namespace
+
 void server::start() {
     auto& s = *impl_;
-    if (s.started) throw std::logic_error("server: already started");
+    ignore_sigpipe_once();
+    if (s.started || s.start_failed || s.stopped) {
+        throw std::logic_error("server: already started");
+    }
+    if (s.embedded()) {
+        s.start_embedded();
+    } else {
+        s.start_threaded();
+    }
+}
+
+namespace {
+std::exception_ptr startup_verdict(const server::impl::lifespan_state& life, lifespan_mode mode) {
+    std::string why;
+    if (!life.startup_failed_for(mode, why)) return nullptr;
+    return std::make_exception_ptr(lifespan_failure("lifespan startup failed: " + why));
+}
+}  // namespace
+
+void server::impl::start_threaded() {
     // Lifespan first: no connection is accepted before startup completes.
-    if (s.options.lifespan != lifespan_mode::off) {
-        s.lifespan = std::make_unique<impl::lifespan_state>();
-        s.lifespan->shared = &s;
-        s.lifespan->lifespan_scope.type = scope_type::lifespan;
-        s.lifespan->lifespan_scope.app_state = s.app_state;
-        s.lifespan->start();
-        auto& life = *s.lifespan;
-        if (life.startup_failed || (life.app_done && !life.started &&
-                                    s.options.lifespan == lifespan_mode::on)) {
-            std::string why = life.startup_failed ? life.failure : "the app does not support lifespan";
-            if (life.error) {
-                try {
-                    std::rethrow_exception(life.error);
-                } catch (const std::exception& e) {
-                    why = e.what();
-                } catch (...) {
-                }
-            }
-            life.shutdown(s.options.graceful_timeout);
-            s.lifespan.reset();
-            throw lifespan_failure("lifespan startup failed: " + (why.empty() ? "no reason given" : why));
+    if (options.lifespan != lifespan_mode::off) {
+        lifespan = std::make_unique<lifespan_state>();
+        lifespan->shared = this;
+        lifespan->lifespan_scope.type = scope_type::lifespan;
+        lifespan->lifespan_scope.app_state = app_state;
+        lifespan->start();
+        if (auto failure = startup_verdict(*lifespan, options.lifespan)) {
+            lifespan->shutdown(options.graceful_timeout);
+            lifespan.reset();
+            std::rethrow_exception(failure);
         }
     }
-    std::uint16_t port = s.options.port;
-    for (unsigned i = 0; i < s.options.workers; ++i) {
+    std::uint16_t port = options.port;
+    for (unsigned i = 0; i < options.workers; ++i) {
         auto w = std::make_unique<worker>();
-        w->shared = &s;
+        w->shared = this;
         w->index = i;
-        w->listen_fd = open_listener(s.options, port);
-        if (i == 0) port = bound_port_of(w->listen_fd);
-        s.workers.push_back(std::move(w));
+        if (options.unix_socket.empty()) {
+            w->listen_fd = open_listener(options, port);
+            if (i == 0) port = bound_port_of(w->listen_fd);
+        } else {
+            w->pipe = true;
+            w->listen_fd = open_unix_listener(options, socket_file);
+            port = 0;
+        }
+        workers.push_back(std::move(w));
     }
-    s.bound_port = port;
-    for (auto& w : s.workers) {
+    bound_port = port;
+    for (auto& w : workers) {
         w->thread = std::thread(run_worker, w.get());
         std::unique_lock lock(w->ready_mutex);
         w->ready_cv.wait(lock, [&] { return w->ready; });
         if (w->failure) {
             lock.unlock();
-            stop();
-            std::rethrow_exception(w->failure);
+            auto failure = w->failure;
+            {
+                std::lock_guard state_lock(mutex);
+                stopped = true;
+                stopping = true;
+            }
+            stop_threaded();
+            std::rethrow_exception(failure);
         }
     }
-    s.started = true;
-    s.log(log_level::info, "listening on http://" + s.options.host + ":" + std::to_string(port));
+    started = true;
+    log(log_level::info, "listening on " + listening_url(options, port));
+}
+
+// Embedded start, on the loop's thread: bind, open the worker's handles, start the lifespan on
+// the loop, and listen now or once the startup completed. When it throws after the handles
+// exist, they close as the loop runs (the state lives until then) and nobody is told.
+void server::impl::start_embedded() {
+    if (event_loop::current() != options.loop) {
+        throw std::logic_error("server: start() an embedded server on its loop's thread");
+    }
+    auto w = std::make_unique<worker>();
+    w->shared = this;
+    w->embedded = true;
+    if (options.unix_socket.empty()) {
+        w->listen_fd = open_listener(options, options.port);
+        bound_port = bound_port_of(w->listen_fd);
+    } else {
+        w->pipe = true;
+        w->listen_fd = open_unix_listener(options, socket_file);
+    }
+    workers.push_back(std::move(w));
+    worker& only = *workers.front();
+    auto fail = [&](std::exception_ptr error) {
+        lifespan.reset();  // its coroutine is done, or destroyed where it waits
+        if (only.listen_fd >= 0) ::close(std::exchange(only.listen_fd, -1));
+        start_failed = true;
+        embedded_phase = phase::stopped;
+        bound_port = 0;
+        self = shared_from_this();
+        only.close_handles_embedded();  // on_embedded_handles_closed finishes the cleanup
+        std::rethrow_exception(error);
+    };
+    try {
+        only.open_handles(*options.loop);
+    } catch (...) {
+        fail(std::current_exception());
+    }
+    if (options.lifespan != lifespan_mode::off) {
+        lifespan = std::make_unique<lifespan_state>();
+        lifespan->shared = this;
+        lifespan->lifespan_scope.type = scope_type::lifespan;
+        lifespan->lifespan_scope.app_state = app_state;
+        lifespan->start_on(*options.loop);
+        if (auto failure = startup_verdict(*lifespan, options.lifespan)) fail(failure);
+    }
+    self = shared_from_this();
+    {
+        std::lock_guard lock(mutex);
+        started = true;
+    }
+    embedded_phase = phase::starting;
+    if (!lifespan || lifespan->startup_decided()) {
+        embedded_phase = phase::serving;
+        try {
+            only.start_listening();
+        } catch (...) {
+            // Started as far as the lifespan goes: stop the ordinary way, then report.
+            stop_error = std::current_exception();
+            begin_embedded_stop();
+            return;
+        }
+        log(log_level::info, "listening on " + listening_url(options, bound_port));
+    }
+    // Otherwise on_lifespan_changed starts listening once the startup completed.
+}
+
+void server::impl::on_lifespan_changed() {
+    if (!lifespan) return;
+    if (embedded_phase == phase::starting && lifespan->startup_decided()) {
+        if (auto failure = startup_verdict(*lifespan, options.lifespan)) {
+            log(log_level::error, "lifespan startup failed; the server stops");
+            stop_error = failure;
+            begin_embedded_stop();
+            return;
+        }
+        embedded_phase = phase::serving;
+        try {
+            workers.front()->start_listening();
+        } catch (...) {
+            stop_error = std::current_exception();
+            begin_embedded_stop();
+            return;
+        }
+        log(log_level::info, "listening on " + listening_url(options, bound_port));
+        return;
+    }
+    if (embedded_phase == phase::closing && (lifespan->stopped || lifespan->app_done)) {
+        on_embedded_lifespan_done();
+    }
+}
+
+void server::impl::begin_embedded_stop() {
+    if (embedded_phase != phase::starting && embedded_phase != phase::serving) return;
+    embedded_phase = phase::draining;
+    {
+        std::lock_guard lock(mutex);
+        stopping = true;
+    }
+    workers.front()->begin_drain(options.graceful_timeout);
+}
+
+void server::impl::on_embedded_drained() {
+    if (embedded_phase != phase::draining) return;
+    embedded_phase = phase::closing;
+    if (!lifespan || lifespan->app_done) {
+        on_embedded_lifespan_done();
+        return;
+    }
+    // The lifespan shutdown runs after the last request, bounded by the graceful timeout (the
+    // worker's shutdown timer, free again now).
+    auto& w = *workers.front();
+    uv_ref(reinterpret_cast<uv_handle_t*>(&w.shutdown_timer));
+    uv_timer_start(
+        &w.shutdown_timer,
+        [](uv_timer_t* t) {
+            auto* self = static_cast<worker*>(t->data);
+            self->loop->guarded([&] { self->on_shutdown_timer(); });
+        },
+        static_cast<std::uint64_t>(options.graceful_timeout.count()), 0);
+    lifespan->request_shutdown();
+    on_lifespan_changed();  // an app that finished at once
+}
+
+void server::impl::on_embedded_lifespan_done() {
+    if (embedded_phase != phase::closing) return;
+    embedded_phase = phase::stopped;  // no further lifespan reports are acted on
+    if (lifespan) {
+        if (!lifespan->app_done && !lifespan->stopped) {
+            log(log_level::warning, "lifespan shutdown timed out");
+        }
+        std::string failure = lifespan->stopped ? lifespan->failure : std::string();
+        if (!failure.empty()) log(log_level::error, "lifespan shutdown failed: " + failure);
+        lifespan->runner = {};  // done, or destroyed where it waits (the timeout)
+        lifespan.reset();
+    }
+    auto& w = *workers.front();
+    uv_timer_stop(&w.shutdown_timer);
+    w.close_handles_embedded();
+}
+
+void server::impl::on_embedded_handles_closed() {
+    // Nothing of the server is left on the loop: the worker can go, and the caller may close
+    // its loop once the handler returns.
+    workers.clear();
+    socket_file.remove();
+    notify_stopped(stop_error);
+    // The last reference may be this one: release it from a posted function, after every
+    // member access of this call (the post's closure outlives this frame).
+    options.loop->post([keep = std::move(self)] {});
+}
+
+void server::impl::notify_stopped(std::exception_ptr error) {
+    // The handler runs first: a thread waiting in stop() returns after it.
+    if (!orphaned && !start_failed && on_stopped) on_stopped(std::move(error));
+    std::lock_guard lock(mutex);
+    stopped = true;
+    stopping = true;
+    changed.notify_all();
 }
 
 void server::stop() {
-    auto& s = *impl_;
+    const auto keep = impl_;  // another thread may end an embedded server's life meanwhile
+    auto& s = *keep;
+    if (s.embedded()) {
+        if (event_loop::current() == s.options.loop) {
+            throw std::logic_error(
+                "server: stop() on an embedded server's own loop would wait for itself; use "
+                "request_stop() and on_stopped");
+        }
+        {
+            std::lock_guard lock(s.mutex);
+            if (!s.started || s.stopped) return;
+        }
+        request_stop();
+        std::unique_lock lock(s.mutex);
+        s.changed.wait(lock, [&] { return s.stopped; });
+        return;
+    }
     {
         std::lock_guard lock(s.mutex);
         if (s.stopped) return;
@@ -1414,42 +2433,58 @@ void server::stop() {
         s.stopping = true;
         s.changed.notify_all();
     }
-    for (auto& w : s.workers) {
+    s.stop_threaded();
+    if (s.started) {
+        stopped_handler handler = s.on_stopped;
+        if (handler) handler(nullptr);
+    }
+}
+
+void server::impl::stop_threaded() {
+    for (auto& w : workers) {
         if (!w->thread.joinable()) continue;
         worker* raw = w.get();
-        const auto timeout = s.options.graceful_timeout;
+        const auto timeout = options.graceful_timeout;
         // Post only while the worker's loop exists (its thread clears `loop` on exit).
         std::lock_guard lock(raw->ready_mutex);
         if (raw->loop && !raw->failure) {
-            raw->loop->post([raw, timeout] {
-                raw->begin_drain();
-                uv_ref(reinterpret_cast<uv_handle_t*>(&raw->shutdown_timer));
-                uv_timer_start(
-                    &raw->shutdown_timer,
-                    [](uv_timer_t* t) {
-                        // Past the graceful timeout: drop what is left.
-                        auto* self = static_cast<worker*>(t->data);
-                        self->drop_all();
-                        self->loop->stop();
-                    },
-                    static_cast<std::uint64_t>(timeout.count()), 0);
-            });
+            raw->loop->post([raw, timeout] { raw->begin_drain(timeout); });
         }
     }
-    for (auto& w : s.workers) {
+    for (auto& w : workers) {
         if (w->thread.joinable()) w->thread.join();
     }
-    if (s.lifespan) {
-        s.lifespan->shutdown(s.options.graceful_timeout);
-        s.lifespan.reset();
+    socket_file.remove();
+    if (lifespan) {
+        lifespan->shutdown(options.graceful_timeout);
+        lifespan.reset();
     }
-    if (s.limit_stopper.joinable() && s.limit_stopper.get_id() != std::this_thread::get_id()) {
-        s.limit_stopper.join();
+    if (limit_stopper.joinable() && limit_stopper.get_id() != std::this_thread::get_id()) {
+        limit_stopper.join();
+    }
+}
+
+void server::impl::request_served() {
+    const auto served = requests.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (options.limit_max_requests != 0 && served == options.limit_max_requests) {
+        log(log_level::info, "maximum request limit reached; shutting down");
+        if (embedded()) {
+            // On the loop already, deep inside a connection: begin from the loop's top.
+            impl* s = this;
+            options.loop->post([s] { s->begin_embedded_stop(); });
+            return;
+        }
+        std::lock_guard lock(mutex);
+        stopping = true;
+        changed.notify_all();
     }
 }
 
 void server::wait() {
     auto& s = *impl_;
+    if (s.embedded()) {
+        throw std::logic_error("server: wait() blocks; an embedded server uses on_stopped");
+    }
     std::unique_lock lock(s.mutex);
     s.changed.wait(lock, [&] { return s.stopping.load(); });
     lock.unlock();
@@ -1460,12 +2495,30 @@ std::uint16_t server::port() const noexcept { return impl_->bound_port; }
 const server_options& server::options() const noexcept { return impl_->options; }
 
 void server::request_stop() noexcept {
-    std::lock_guard lock(impl_->mutex);
-    impl_->stopping = true;
-    impl_->changed.notify_all();
+    auto& s = *impl_;
+    if (s.embedded()) {
+        {
+            std::lock_guard lock(s.mutex);
+            if (!s.started || s.stopped) return;
+        }
+        try {
+            // From any thread: the shutdown runs on the loop. The closure keeps the state alive
+            // until it ran.
+            s.options.loop->post([keep = s.shared_from_this()] { keep->begin_embedded_stop(); });
+        } catch (...) {
+            // Out of memory: the stop request is lost; nothing sensible is left to do.
+        }
+        return;
+    }
+    std::lock_guard lock(s.mutex);
+    s.stopping = true;
+    s.changed.notify_all();
 }
 
 void serve(any_app app, server_options options, std::function<void(const server&)> on_listening) {
+    if (options.loop) {
+        throw std::invalid_argument("serve: runs its own workers; embed a server for a loop");
+    }
     // Signals are taken synchronously by one thread; the workers inherit the blocked mask.
     sigset_t signals;
     sigemptyset(&signals);

@@ -181,18 +181,18 @@ std::string cookie_pair(std::string_view name, std::string_view value) {
     }
 }
 
-std::string read_file_range(const http::response_file& file) {
-    std::ifstream in(file.path, std::ios::binary);
+// The bytes of a file body, checked by the exchange's rules exactly as the server checks them
+// (a range past the end of the file, or a size that does not match the declared length, is
+// the app's protocol error).
+std::string read_file_range(http_exchange& exchange, const http::response_file& file) {
+    std::ifstream in(file.path, std::ios::binary | std::ios::ate);
     if (!in) throw std::runtime_error("test_client: cannot open " + file.path);
+    const auto size = static_cast<std::uint64_t>(in.tellg());
+    const std::uint64_t bytes = exchange.on_file_opened(file, size);
     in.seekg(static_cast<std::streamoff>(file.offset));
-    std::string out;
-    if (file.length) {
-        out.resize(*file.length);
-        in.read(out.data(), static_cast<std::streamsize>(*file.length));
-        out.resize(static_cast<std::size_t>(in.gcount()));
-    } else {
-        out.assign(std::istreambuf_iterator<char>(in), {});
-    }
+    std::string out(static_cast<std::size_t>(bytes), '\0');
+    in.read(out.data(), static_cast<std::streamsize>(bytes));
+    out.resize(static_cast<std::size_t>(in.gcount()));
     return out;
 }
 
@@ -272,7 +272,7 @@ struct http_session {
                 break;
             case exchange_output::kind::file:
                 if (out.file) {
-                    received += read_file_range(*out.file);
+                    received += read_file_range(*exchange, *out.file);
                 }
                 break;
             case exchange_output::kind::nothing: break;

@@ -1,4 +1,5 @@
-// Proxy headers: the trust list, the scope rewrite, and the server applying it over a socket.
+// Proxy headers applied by the server over real sockets (the trust list and the scope rewrite
+// themselves are tested in tests/lib/proxy_headers_test.cpp).
 #include <doctest/doctest.h>
 
 #include <tessera/proxy_headers.hpp>
@@ -7,153 +8,6 @@
 
 using namespace tessera;
 using namespace itest;
-
-namespace {
-
-scope from(std::string peer, tessera::headers fields, scope_type type = scope_type::http) {
-    scope s;
-    s.type = type;
-    s.scheme = type == scope_type::websocket ? "ws" : "http";
-    s.client = address{std::move(peer), 50000};
-    s.headers = std::move(fields);
-    s.headers.append("host", "internal:8000");
-    return s;
-}
-
-}  // namespace
-
-TEST_CASE("proxy_trust matches exact addresses, CIDR ranges and everyone") {
-    const proxy_trust exact({"127.0.0.1", "::1"});
-    CHECK(exact.trusts("127.0.0.1"));
-    CHECK(exact.trusts("::1"));
-    CHECK_FALSE(exact.trusts("127.0.0.2"));
-    CHECK_FALSE(exact.trusts("::2"));
-    CHECK_FALSE(exact.trusts("localhost"));
-    CHECK_FALSE(exact.trusts(""));
-
-    const proxy_trust ranges({"10.0.0.0/8", "192.168.1.128/25", "fd00::/8", "172.16.0.0/12"});
-    CHECK(ranges.trusts("10.255.1.2"));
-    CHECK_FALSE(ranges.trusts("11.0.0.1"));
-    CHECK(ranges.trusts("192.168.1.200"));
-    CHECK_FALSE(ranges.trusts("192.168.1.100"));
-    CHECK(ranges.trusts("fd12:3456::1"));
-    CHECK_FALSE(ranges.trusts("fe80::1"));
-    CHECK(ranges.trusts("172.31.255.255"));
-    CHECK_FALSE(ranges.trusts("172.32.0.0"));
-
-    const proxy_trust all_v4({"0.0.0.0/0"});
-    CHECK(all_v4.trusts("8.8.8.8"));
-    CHECK_FALSE(all_v4.trusts("::1"));
-
-    const proxy_trust everyone({"*"});
-    CHECK(everyone.trusts("8.8.8.8"));
-    CHECK(everyone.trusts("2001:db8::1"));
-    CHECK(everyone.trusts("anything"));
-
-    const proxy_trust nobody;
-    CHECK_FALSE(nobody.trusts("127.0.0.1"));
-}
-
-TEST_CASE("proxy_trust rejects malformed entries") {
-    CHECK_THROWS_AS(proxy_trust({"not-an-ip"}), std::invalid_argument);
-    CHECK_THROWS_AS(proxy_trust({"10.0.0.0/33"}), std::invalid_argument);
-    CHECK_THROWS_AS(proxy_trust({"10.0.0.0/x"}), std::invalid_argument);
-    CHECK_THROWS_AS(proxy_trust({"fd00::/129"}), std::invalid_argument);
-    CHECK_THROWS_AS(proxy_trust({"10.0.0.0/"}), std::invalid_argument);
-}
-
-TEST_CASE("a trusted peer's X-Forwarded-For, -Proto and -Host are applied") {
-    const proxy_trust trust({"127.0.0.1"});
-    auto s = from("127.0.0.1", {{"x-forwarded-for", "203.0.113.7"},
-                                {"x-forwarded-proto", "https"},
-                                {"x-forwarded-host", "example.com"}});
-    apply_proxy_headers(trust, s);
-    REQUIRE(s.client);
-    CHECK(s.client->host == "203.0.113.7");
-    CHECK(s.scheme == "https");
-    CHECK(s.headers.get("host") == std::optional<std::string_view>("example.com"));
-    CHECK(s.headers.get_all("host").size() == 1);
-}
-
-TEST_CASE("X-Forwarded-For picks the nearest untrusted hop, or the leftmost when all are trusted") {
-    const proxy_trust trust({"127.0.0.1", "10.0.0.0/8"});
-    auto s = from("127.0.0.1", {{"x-forwarded-for", "198.51.100.1, 203.0.113.7, 10.0.0.2"}});
-    apply_proxy_headers(trust, s);
-    CHECK(s.client->host == "203.0.113.7");
-
-    auto all = from("127.0.0.1", {{"x-forwarded-for", "10.0.0.9, 10.0.0.2"}});
-    apply_proxy_headers(trust, all);
-    CHECK(all.client->host == "10.0.0.9");
-
-    const proxy_trust only_local({"127.0.0.1"});
-    auto near = from("127.0.0.1", {{"x-forwarded-for", "198.51.100.1, 10.0.0.2"}});
-    apply_proxy_headers(only_local, near);
-    CHECK(near.client->host == "10.0.0.2");
-}
-
-TEST_CASE("an untrusted peer's proxy headers are ignored") {
-    const proxy_trust trust({"127.0.0.1"});
-    auto s = from("198.51.100.9", {{"x-forwarded-for", "203.0.113.7"},
-                                   {"x-forwarded-proto", "https"},
-                                   {"x-forwarded-host", "evil.example"},
-                                   {"forwarded", "for=1.2.3.4;proto=https;host=evil"}});
-    apply_proxy_headers(trust, s);
-    CHECK(s.client->host == "198.51.100.9");
-    CHECK(s.client->port == 50000);
-    CHECK(s.scheme == "http");
-    CHECK(s.headers.get("host") == std::optional<std::string_view>("internal:8000"));
-
-    scope no_client;
-    no_client.headers = {{"x-forwarded-for", "203.0.113.7"}};
-    apply_proxy_headers(trust, no_client);
-    CHECK_FALSE(no_client.client);
-}
-
-TEST_CASE("Forwarded for, proto and host are applied and win over X-Forwarded-*") {
-    const proxy_trust trust({"127.0.0.1"});
-    auto s = from("127.0.0.1", {{"x-forwarded-for", "198.51.100.1"},
-                                {"x-forwarded-proto", "http"},
-                                {"Forwarded", "For=192.0.2.60;Proto=HTTPS;host=\"example.com\""}});
-    apply_proxy_headers(trust, s);
-    CHECK(s.client->host == "192.0.2.60");
-    CHECK(s.client->port == 0);
-    CHECK(s.scheme == "https");
-    CHECK(s.headers.get("host") == std::optional<std::string_view>("example.com"));
-}
-
-TEST_CASE("Forwarded takes a quoted IPv6 node with a port") {
-    const proxy_trust trust({"127.0.0.1"});
-    auto s = from("127.0.0.1", {{"forwarded", "for=\"[2001:db8:cafe::17]:4711\";proto=https"}});
-    apply_proxy_headers(trust, s);
-    CHECK(s.client->host == "2001:db8:cafe::17");
-    CHECK(s.client->port == 4711);
-    CHECK(s.scheme == "https");
-
-    auto v4 = from("127.0.0.1", {{"forwarded", "for=192.0.2.43:8080"}});
-    apply_proxy_headers(trust, v4);
-    CHECK(v4.client->host == "192.0.2.43");
-    CHECK(v4.client->port == 8080);
-}
-
-TEST_CASE("Forwarded with several hops picks the nearest untrusted one") {
-    const proxy_trust trust({"127.0.0.1", "10.0.0.0/8"});
-    auto s = from("127.0.0.1", {{"forwarded", "for=198.51.100.1;proto=https, for=10.0.0.5"},
-                                {"forwarded", "for=10.0.0.6"}});
-    apply_proxy_headers(trust, s);
-    CHECK(s.client->host == "198.51.100.1");
-    CHECK(s.scheme == "https");
-}
-
-TEST_CASE("proxy proto maps to ws/wss for WebSockets and unknown protos are ignored") {
-    const proxy_trust trust({"*"});
-    auto ws = from("8.8.8.8", {{"x-forwarded-proto", "https"}}, scope_type::websocket);
-    apply_proxy_headers(trust, ws);
-    CHECK(ws.scheme == "wss");
-
-    auto odd = from("8.8.8.8", {{"x-forwarded-proto", "ftp"}});
-    apply_proxy_headers(trust, odd);
-    CHECK(odd.scheme == "http");
-}
 
 // ---- over a socket ---------------------------------------------------------------------
 
@@ -208,4 +62,77 @@ TEST_CASE("the server applies proxy headers from a trusted peer only") {
         REQUIRE(r);
         CHECK(r->body == "127.0.0.1|http|test");
     }
+}
+
+// ---- IPv6 and IPv4-mapped peers ----------------------------------------------------------
+
+namespace {
+bool ipv6_loopback_available() {
+    const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in6 address{};
+    address.sin6_family = AF_INET6;
+    address.sin6_addr = in6addr_loopback;
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return ok;
+}
+
+server_options on_host(std::string host, std::vector<std::string> trusted) {
+    auto o = quiet();
+    o.host = std::move(host);
+    o.port = 0;
+    o.forwarded_allow_ips = std::move(trusted);
+    return o;
+}
+}  // namespace
+
+TEST_CASE("an IPv4 client of a dual-stack listener matches IPv4 trust entries") {
+    if (!ipv6_loopback_available()) {
+        MESSAGE("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    // An IPv6 socket taking IPv4 connections (IPV6_V6ONLY off), bound to the IPv4-mapped
+    // loopback address so that nothing outside this machine can reach it. Its peers are
+    // reported as ::ffff:127.0.0.1.
+    const std::vector<std::vector<std::string>> lists{{"127.0.0.1"}, {"127.0.0.0/8"}};
+    for (const auto& trusted : lists) {
+        CAPTURE(trusted.front());
+        server srv(who, on_host("::ffff:127.0.0.1", trusted));
+        srv.start();
+        auto c = client(srv.port());
+        auto r = c.roundtrip(get("/"));
+        REQUIRE(r);
+        CHECK(r->body == "::ffff:127.0.0.1|http|test");
+        r = c.roundtrip(proxied);
+        REQUIRE(r);
+        CHECK(r->body == "203.0.113.7|https|example.com");
+    }
+    server untrusting(who, on_host("::ffff:127.0.0.1", {"10.0.0.0/8"}));
+    untrusting.start();
+    auto c = client(untrusting.port());
+    auto r = c.roundtrip(proxied);
+    REQUIRE(r);
+    CHECK(r->body == "::ffff:127.0.0.1|http|test");
+}
+
+TEST_CASE("an IPv6 loopback client matches ::1 and not 127.0.0.1") {
+    if (!ipv6_loopback_available()) {
+        MESSAGE("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    {
+        server srv(who, on_host("::1", {"127.0.0.1"}));
+        srv.start();
+        auto c = client::ipv6_loopback(srv.port());
+        auto r = c.roundtrip(proxied);
+        REQUIRE(r);
+        CHECK(r->body == "::1|http|test");
+    }
+    server srv(who, on_host("::1", {"::1"}));
+    srv.start();
+    auto c = client::ipv6_loopback(srv.port());
+    auto r = c.roundtrip(proxied);
+    REQUIRE(r);
+    CHECK(r->body == "203.0.113.7|https|example.com");
 }

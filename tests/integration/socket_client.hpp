@@ -9,13 +9,16 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -71,22 +74,41 @@ enum class read_status { ok, eof, reset, timeout };
 /// A blocking client connection with a receive timeout.
 class client {
 public:
+    /// Connects to 127.0.0.1:`port`.
     explicit client(std::uint16_t port, std::chrono::milliseconds timeout = 5000ms) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd_ < 0) throw std::runtime_error("socket failed");
-        set_timeout(timeout);
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_port = htons(port);
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-            const int e = errno;
-            ::close(fd_);
-            fd_ = -1;
-            throw std::runtime_error(std::string("connect failed: ") + std::strerror(e));
-        }
-        const int one = 1;
-        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        open(reinterpret_cast<const sockaddr*>(&addr), sizeof addr, timeout);
+    }
+    /// Connects to 127.0.0.1:`port` with a receive buffer of `bytes`, set before connecting
+    /// (shrinking it afterwards leaves the window advertised at the handshake, and loopback
+    /// TCP then crawls through zero-window probes).
+    static client with_receive_buffer(std::uint16_t port, int bytes,
+                                      std::chrono::milliseconds timeout = 5000ms) {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return client(reinterpret_cast<const sockaddr*>(&addr), sizeof addr, timeout, bytes);
+    }
+    /// Connects to [::1]:`port`.
+    static client ipv6_loopback(std::uint16_t port, std::chrono::milliseconds timeout = 5000ms) {
+        sockaddr_in6 addr{};
+        addr.sin6_family = AF_INET6;
+        addr.sin6_port = htons(port);
+        addr.sin6_addr = in6addr_loopback;
+        return client(reinterpret_cast<const sockaddr*>(&addr), sizeof addr, timeout);
+    }
+    /// Connects to the Unix socket at `path`.
+    static client unix_socket(const std::string& path,
+                              std::chrono::milliseconds timeout = 5000ms) {
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        if (path.size() >= sizeof addr.sun_path) throw std::runtime_error("socket path too long");
+        std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+        return client(reinterpret_cast<const sockaddr*>(&addr), sizeof addr, timeout);
     }
     client(const client&) = delete;
     client& operator=(const client&) = delete;
@@ -244,6 +266,28 @@ public:
     }
 
 private:
+    client(const sockaddr* addr, socklen_t length, std::chrono::milliseconds timeout,
+           int receive_buffer = 0) {
+        open(addr, length, timeout, receive_buffer);
+    }
+    void open(const sockaddr* addr, socklen_t length, std::chrono::milliseconds timeout,
+              int receive_buffer = 0) {
+        fd_ = ::socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd_ < 0) throw std::runtime_error("socket failed");
+        set_timeout(timeout);
+        if (receive_buffer > 0) set_receive_buffer(receive_buffer);
+        if (::connect(fd_, addr, length) != 0) {
+            const int e = errno;
+            ::close(fd_);
+            fd_ = -1;
+            throw std::runtime_error(std::string("connect failed: ") + std::strerror(e));
+        }
+        if (addr->sa_family != AF_UNIX) {
+            const int one = 1;
+            ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+    }
+
     bool read_line(std::string& line) {
         std::size_t end;
         while ((end = buffer_.find("\r\n")) == std::string::npos) {
@@ -281,7 +325,6 @@ private:
     read_status status_ = read_status::ok;
 };
 
-/// A GET request with a Host header.
 /// Server options for tests: the defaults without the access log.
 inline tessera::server_options quiet() {
     tessera::server_options o;
@@ -289,6 +332,27 @@ inline tessera::server_options quiet() {
     return o;
 }
 
+/// A fresh directory under /tmp, removed with its contents when the fixture goes. Short paths:
+/// Unix socket paths must fit in 108 bytes.
+struct temp_dir {
+    std::string path;
+    temp_dir() {
+        char pattern[] = "/tmp/tessera-XXXXXX";
+        if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+        path = pattern;
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    ~temp_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+    [[nodiscard]] std::string file(std::string_view name) const {
+        return path + "/" + std::string(name);
+    }
+};
+
+/// A GET request with a Host header.
 inline std::string get(std::string_view target, std::string_view extra = {}) {
     std::string r = "GET ";
     r.append(target).append(" HTTP/1.1\r\nHost: test\r\n").append(extra).append("\r\n");

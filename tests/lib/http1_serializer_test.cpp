@@ -251,6 +251,31 @@ TEST_CASE("consume drops written bytes across segments, and own copies what is b
     CHECK(out.segments().empty());
 }
 
+TEST_CASE("truncate takes back the last bytes across segments and later appends coalesce") {
+    const std::string body(1000, 'q');
+    write_batch out(0);
+    out.append_copy("first|");
+    const std::size_t mark = out.size();
+    out.append_copy("head");
+    out.append_ref(body);
+    out.append_copy("tail");
+    out.truncate(out.size() + 5);  // beyond the end: nothing changes
+    CHECK(out.size() == mark + 4 + 1000 + 4);
+    out.truncate(mark + 4 + 10);  // into the borrowed body
+    CHECK(out.to_string() == "first|head" + std::string(10, 'q'));
+    out.truncate(mark);  // the whole "head" and what followed it
+    CHECK(out.to_string() == "first|");
+    out.append_copy("again");
+    CHECK(out.segments().size() == 1);  // the given-back owned bytes were reused in place
+    CHECK(out.to_string() == "first|again");
+    out.consume(2);
+    out.truncate(3);  // counts the pending bytes only
+    CHECK(out.to_string() == "rst");
+    out.truncate(0);
+    CHECK(out.empty());
+    CHECK(out.segments().empty());
+}
+
 TEST_CASE("IMF-fixdate formatting matches known dates") {
     using tessera::http1::format_http_date;
     CHECK(format_http_date(784111777).view() == "Sun, 06 Nov 1994 08:49:37 GMT");

@@ -205,6 +205,59 @@ TEST_CASE("a file body with a declared content-length is not reported as short")
     CHECK(exchange.on_app_return() == std::nullopt);
 }
 
+TEST_CASE("an opened file's range is resolved against its size and the declared length") {
+    http_exchange whole(make_scope());
+    (void)whole.on_send(start(200, {{"content-length", "10"}}));
+    (void)whole.on_send(http::response_file{"/tmp/x"});
+    CHECK(whole.on_file_opened(http::response_file{"/tmp/x"}, 10) == 10);
+    CHECK(whole.body_bytes_sent() == 10);
+
+    http_exchange range(make_scope());
+    (void)range.on_send(start(206, {{"content-length", "4"}}));
+    const http::response_file part{"/tmp/x", 3, 4};
+    (void)range.on_send(part);
+    CHECK(range.on_file_opened(part, 10) == 4);
+
+    http_exchange tail(make_scope());  // no content-length: the rest of the file from offset
+    (void)tail.on_send(start(200));
+    const http::response_file from_six{"/tmp/x", 6};
+    (void)tail.on_send(from_six);
+    CHECK(tail.on_file_opened(from_six, 10) == 4);
+
+    http_exchange after_body(make_scope());  // body bytes before the file count toward the length
+    (void)after_body.on_send(start(200, {{"content-length", "12"}}));
+    (void)after_body.on_send(body("ab", true));
+    (void)after_body.on_send(http::response_file{"/tmp/x"});
+    CHECK(after_body.on_file_opened(http::response_file{"/tmp/x"}, 10) == 10);
+    CHECK(after_body.on_app_return() == std::nullopt);
+}
+
+TEST_CASE("a file shorter than the app's range or its declared length is a protocol error") {
+    http_exchange mismatch(make_scope());
+    (void)mismatch.on_send(start(200, {{"content-length", "11"}}));
+    (void)mismatch.on_send(http::response_file{"/tmp/x"});
+    CHECK_THROWS_AS((void)mismatch.on_file_opened(http::response_file{"/tmp/x"}, 10),
+                    protocol_error);
+
+    http_exchange past_end(make_scope());
+    (void)past_end.on_send(start(200));
+    const http::response_file beyond{"/tmp/x", 11};
+    (void)past_end.on_send(beyond);
+    CHECK_THROWS_AS((void)past_end.on_file_opened(beyond, 10), protocol_error);
+
+    http_exchange too_long(make_scope());
+    (void)too_long.on_send(start(200));
+    const http::response_file long_range{"/tmp/x", 8, 3};
+    (void)too_long.on_send(long_range);
+    CHECK_THROWS_AS((void)too_long.on_file_opened(long_range, 10), protocol_error);
+
+    http_exchange empty_tail(make_scope());  // an offset at the very end is an empty body
+    (void)empty_tail.on_send(start(200, {{"content-length", "0"}}));
+    const http::response_file at_end{"/tmp/x", 10};
+    (void)empty_tail.on_send(at_end);
+    CHECK(empty_tail.on_file_opened(at_end, 10) == 0);
+}
+
 TEST_CASE("a file body is stripped for HEAD and refused outside a started response") {
     http_exchange head(make_scope("HEAD"));
     (void)head.on_send(start(200, {{"content-length", "10"}}));

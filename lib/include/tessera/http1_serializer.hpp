@@ -43,6 +43,9 @@ public:
     /// Copies every borrowed segment still pending, so the caller may release its bytes
     /// (before completing an app's `send` that could not be written at once).
     void own();
+    /// Drops pending bytes past the first `n` (no-op when `n >= size()`), e.g. to take back a
+    /// response head that has not been written yet. Keeps capacity.
+    void truncate(std::size_t n) noexcept;
     /// Drops everything; keeps capacity.
     void clear() noexcept;
     /// The pending bytes joined (tests and simple transports).

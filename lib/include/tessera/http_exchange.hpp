@@ -60,6 +60,16 @@ public:
     /// Checks one event the app sent and says what to write. Throws `protocol_error`.
     [[nodiscard]] exchange_output on_send(const event& e);
 
+    /// Call when the transport has opened the file of a `response_file` the app sent (after
+    /// `on_send` returned `kind::file` with a file) and knows its size: checks the app's range
+    /// against the file and the body against the declared content-length, and returns how many
+    /// bytes to send from `file.offset`. Throws `protocol_error` when the range starts past the
+    /// end of the file or runs beyond it (the file is shorter than the app said), or when the
+    /// bytes do not add up to the content-length the app declared. Transports that cannot
+    /// retract the response head close the connection then; the others answer 500.
+    [[nodiscard]] std::uint64_t on_file_opened(const http::response_file& file,
+                                               std::uint64_t file_size);
+
     /// Call when the app returned (normally or by exception). `std::nullopt` when the response
     /// was complete; otherwise what went wrong, for the transport to answer with a 500 (when
     /// `started()` is false) or by closing the connection.

@@ -14,12 +14,18 @@ namespace tessera {
 /// The peers whose proxy headers are believed: IPv4/IPv6 addresses, CIDR ranges
 /// ("10.0.0.0/8", "fd00::/8") or "*" for everyone. Built once (throws std::invalid_argument on a
 /// malformed entry), then only read, so workers share it.
+///
+/// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`, how a dual-stack listener reports IPv4 peers)
+/// are the IPv4 addresses they carry, on both sides: such a peer matches "127.0.0.1" or
+/// "127.0.0.0/8", and an entry "::ffff:10.0.0.0/104" is the range 10.0.0.0/8.
 class proxy_trust {
 public:
     proxy_trust() = default;
     explicit proxy_trust(const std::vector<std::string>& entries);
     /// True when `host` (an IP address in text form) is trusted.
     [[nodiscard]] bool trusts(std::string_view host) const noexcept;
+    /// True when the list holds "*": peers without an IP address (Unix sockets) are trusted too.
+    [[nodiscard]] bool trusts_everyone() const noexcept { return everyone_; }
 
 private:
     struct network {
@@ -31,7 +37,8 @@ private:
     std::vector<network> networks_;
 };
 
-/// When the scope's client is trusted, rewrites the scope from the proxy headers: `client` from
+/// When the scope's client is trusted (a scope without a client, as on a Unix socket, only when
+/// everyone is), rewrites the scope from the proxy headers: `client` from
 /// the nearest untrusted hop of `Forwarded: for=` or `X-Forwarded-For` (the leftmost if every
 /// hop is trusted), `scheme` from `proto=` / `X-Forwarded-Proto` (http/https, ws/wss for
 /// WebSockets), the `host` header from `host=` / `X-Forwarded-Host`. `Forwarded` wins over the

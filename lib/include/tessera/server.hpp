@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -16,6 +17,8 @@
 
 namespace tessera {
 
+class event_loop;
+
 /// Whether the server runs the app's lifespan (uvicorn's `--lifespan`).
 enum class lifespan_mode {
     automatic,  ///< run it; an app that does not speak lifespan is tolerated
@@ -25,12 +28,24 @@ enum class lifespan_mode {
 
 /// Everything about how a server runs, with production defaults (uvicorn's where it has one).
 struct server_options {
+    /// An IP address to listen on: IPv4, or IPv6 ("::1"; "::" also takes IPv4 clients, which
+    /// then appear as IPv4-mapped addresses such as "::ffff:127.0.0.1").
     std::string host = "127.0.0.1";
     std::uint16_t port = 8000;  ///< 0 picks a free port (see `server::port()`)
-    /// Listen on this Unix socket path instead of TCP when set.
+    /// Listen on this Unix socket path instead of TCP when set (`host` and `port` are then
+    /// unused). A socket file left behind by a server that is gone is replaced; a live one, or
+    /// anything that is not a socket, makes `start()` fail. The file is removed at stop. Scopes
+    /// have no `client` and no `server` address. Serves on one loop: `workers` must be 1.
     std::string unix_socket;
+    /// Permissions of the Unix socket file (connecting needs write permission): owner and group.
+    unsigned unix_socket_mode = 0660;
     /// Loops, each on its own thread, sharing the port with SO_REUSEPORT.
     unsigned workers = 1;
+    /// Serve on this loop instead of on threads of the server's own (embedding): a loop the
+    /// caller created on its thread (`event_loop::adopt` wraps a `uv_loop_t` it owns) and runs.
+    /// `workers` must be 1. See `server` for what changes; the loop must outlive the server's
+    /// shutdown.
+    event_loop* loop = nullptr;
     int backlog = 2048;
 
     http1::parser_limits limits;  ///< request line 414, header section 431, body 413
@@ -67,8 +82,22 @@ struct server_options {
 /// requests finish up to `graceful_timeout`, tells streaming responses the client is going,
 /// then runs lifespan shutdown). For programs that just run, `serve` does all of it and handles
 /// SIGINT/SIGTERM. The app is shared read-only by every worker.
+///
+/// Embedding (`server_options::loop` set): everything runs on the caller's loop, lifespan
+/// included, and nothing blocks. `start()` (on the loop's thread) binds and returns; the caller
+/// runs its loop; `request_stop()` (any thread) begins the graceful shutdown, which proceeds as
+/// the loop runs; the `on_stopped` handler is called on the loop's thread once everything,
+/// every libuv handle of the server included, is closed. Destroying a server that is still
+/// running requests the shutdown too; it then completes on the loop without calling the handler.
 class server {
 public:
+    /// What `on_stopped` receives: null after an ordinary shutdown, or the error that stopped
+    /// the server (a lifespan startup that failed after `start()` returned, as
+    /// `lifespan_failure`).
+    using stopped_handler = std::function<void(std::exception_ptr)>;
+
+    /// Throws std::invalid_argument for options that cannot work (no app, no workers, a Unix
+    /// socket or a caller's loop with more than one worker, a socket path too long).
     server(any_app app, server_options options);
     server(const server&) = delete;
     server& operator=(const server&) = delete;
@@ -76,24 +105,34 @@ public:
 
     /// Binds and starts serving on worker threads; returns once connections are accepted.
     /// Throws std::system_error when the address cannot be bound, lifespan_failure when startup
-    /// fails.
+    /// fails. Embedded: call on the loop's thread; returns once the socket listens, without
+    /// running the loop. Connections are accepted once the lifespan startup completed (they wait
+    /// in the listen backlog until then); a startup that fails before `start()` returns throws,
+    /// a later failure stops the server and goes to `on_stopped`.
     void start();
     /// Graceful shutdown; returns when everything has stopped. Safe from any thread, and to call
-    /// twice (the second call finishes at once, dropping what is left).
+    /// twice (the second call finishes at once, dropping what is left). Embedded: from the
+    /// loop's thread it would wait for itself, so it throws std::logic_error (use
+    /// `request_stop()` and `on_stopped`); from another thread it requests and waits.
     void stop();
     /// Asks for a graceful shutdown without waiting for it (signal handlers, other threads);
-    /// `wait()` then performs it.
+    /// `wait()` then performs it. Embedded: the shutdown then runs on the loop by itself.
     void request_stop() noexcept;
     /// Blocks until the server has stopped (by `stop()`, a signal, or `limit_max_requests`).
+    /// Not for embedded servers (std::logic_error): their loop's thread must not block.
     void wait();
-    /// The bound TCP port (useful with port 0).
+    /// Sets the handler called once the server has stopped completely (set it before `start()`).
+    /// Embedded: on the loop's thread, after the last handle closed, so the caller may end its
+    /// loop there. Otherwise: on the thread that completed `stop()` or `wait()`.
+    void on_stopped(stopped_handler handler);
+    /// The bound TCP port (useful with port 0); 0 on a Unix socket.
     [[nodiscard]] std::uint16_t port() const noexcept;
     [[nodiscard]] const server_options& options() const noexcept;
 
     struct impl;
 
 private:
-    std::unique_ptr<impl> impl_;
+    std::shared_ptr<impl> impl_;  // shared: an embedded server's shutdown may outlive `server`
 };
 
 /// The app's lifespan startup failed: the server does not start.
