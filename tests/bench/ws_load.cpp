@@ -13,9 +13,10 @@
 //
 // `rps` is round trips per second over all connections; latency is per round trip, from the
 // write of the message to the read that completed its echo. `errors` counts echoes that did not
-// match and connections the server closed (those are not reopened). Exit status: 0 after a run
-// with round trips, 3 when a handshake was refused (the reason is on stderr: the server has no
-// WebSocket route there), 1 on any other failure.
+// match (the first is shown on stderr) and connections the server closed; either connection is
+// dropped, not reopened. Exit status: 0 after a run with round trips, 3 when a handshake was
+// refused (the reason is on stderr: the server has no WebSocket route there), 1 on any other
+// failure.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -87,6 +88,21 @@ std::string_view header_value(std::string_view head, std::string_view name) {
         return head.substr(p, end - p);
     }
     return {};
+}
+
+/// The size of the server frame starting `data` (header and payload), or the size of `data`
+/// plus one while its header is incomplete.
+std::size_t frame_size(std::string_view data) {
+    if (data.size() < 2) return data.size() + 1;
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    const std::size_t size = p[1] & 0x7f;
+    if (size < 126) return 2 + size;
+    if (size == 126)
+        return data.size() < 4 ? data.size() + 1 : 4 + ((std::size_t{p[2]} << 8) | p[3]);
+    if (data.size() < 10) return data.size() + 1;
+    std::uint64_t v = 0;
+    for (int k = 2; k < 10; ++k) v = (v << 8) | p[k];
+    return static_cast<std::size_t>(std::min<std::uint64_t>(v, 1u << 30)) + 10;
 }
 
 }  // namespace
@@ -293,12 +309,23 @@ int main(int argc, char** argv) {
                 c.received.append(got);
                 got = c.received;
             }
-            if (got.size() < echo.size()) {
+            if (got.size() < std::min(frame_size(got), echo.size())) {
                 if (c.received.empty()) c.received.assign(got);
                 continue;
             }
             // One message is in flight, so anything more than its echo is a protocol error.
             if (got != echo) {
+                if (errors == 0) {  // say once what came back: the likeliest cause of a 0 result
+                    std::string shown;
+                    for (const char ch : got.substr(0, 48)) {
+                        char hex[5];
+                        std::snprintf(hex, sizeof hex, "%02x ", static_cast<unsigned char>(ch));
+                        shown += hex;
+                    }
+                    std::fprintf(stderr, "ws_load: connection %zu: expected the %zu-byte echo"
+                                         " frame, got %zu bytes: %s\n",
+                                 index, echo.size(), got.size(), shown.c_str());
+                }
                 drop(index);
                 continue;
             }
@@ -334,7 +361,8 @@ int main(int argc, char** argv) {
                 static_cast<double>(round_trips) / seconds, p50, p99,
                 static_cast<unsigned long long>(errors));
     if (alive < count)
-        std::fprintf(stderr, "ws_load: the server closed %zu of %zu connections\n",
+        std::fprintf(stderr, "ws_load: lost %zu of %zu connections (closed by the server, or a"
+                             " wrong echo)\n",
                      count - alive, count);
     return round_trips > 0 ? 0 : 1;
 }
