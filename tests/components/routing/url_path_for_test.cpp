@@ -60,7 +60,7 @@ TEST_CASE("request.url_for without a router in the scope says so") {
     no_body body;
     const request req(s, receive(body));
     CHECK_THROWS_WITH_AS((void)req.url_for("home"),
-                         "request::url_for(\"home\"): no router handled this request, so there "
+                         "url_for(\"home\"): no router handled this request, so there "
                          "are no routes to build URLs from",
                          std::logic_error);
 }
