@@ -6,7 +6,8 @@
 
 namespace tessera {
 
-websocket_route::websocket_route(std::string path, any_app app, websocket_route_options options)
+websocket_route::websocket_route(construct, std::string path, any_app app,
+                                 websocket_route_options options)
     : base_route(std::move(options.name),
                  detail::compile_route_path("websocket_route", path, options.convertors)) {
     if (!app) throw std::invalid_argument("websocket_route \"" + path + "\": no app");

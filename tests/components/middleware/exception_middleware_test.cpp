@@ -5,13 +5,17 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "error_test_apps.hpp"
 #include "tessera/exception_middleware.hpp"
 #include "tessera/http_endpoint.hpp"
+#include "tessera/router.hpp"
 #include "tessera/server_error_middleware.hpp"
 #include "tessera/testing/test_client.hpp"
+#include "tessera/websocket_connection.hpp"
+#include "tessera/websocket_route.hpp"
 
 using namespace tessera;
 using namespace tessera::test_apps;
@@ -275,4 +279,94 @@ TEST_CASE("inconsistent options and a missing app are refused at construction") 
         }};
     CHECK_THROWS_AS(exception_middleware(&reports_marker, handler_without_catch),
                     std::invalid_argument);
+}
+
+// ---- WebSocket scopes ----
+
+namespace {
+using tessera::testing::websocket_denied;
+
+// A raw WebSocket app (no run_websocket_handler): lets its websocket_error escape. On "close"
+// it closes itself first; on "boom" it raises a runtime_error; before the accept without the
+// token cookie it raises 4401.
+task<void> raw_ws_app(scope& s, receive r, send sd) {
+    websocket_connection ws(s, r, sd);
+    if (!ws.cookie("token")) throw websocket_error(4401, "login first");
+    co_await ws.accept();
+    const std::string text = co_await ws.receive_text();
+    if (text == "boom") throw std::runtime_error("boom");
+    if (text == "close") co_await ws.close(4000, "closed by app");
+    throw websocket_error(4002, "rejected " + text);
+}
+
+// Says whether the scope carries the HTTP marker.
+task<void> ws_reports_marker(scope& s, receive r, send sd) {
+    websocket_connection ws(s, r, sd);
+    co_await ws.accept();
+    co_await ws.send_text(s.extensions.contains<http_errors_handled>() ? "marked" : "unmarked");
+}
+
+int closed_with(testing::websocket_session& ws, std::string* reason = nullptr) {
+    const event next = ws.receive();
+    REQUIRE(std::holds_alternative<websocket::close>(next));
+    if (reason != nullptr) *reason = std::get<websocket::close>(next).reason;
+    return std::get<websocket::close>(next).code;
+}
+
+const std::vector<std::pair<std::string, std::string>> token{{"token", "t"}};
+}  // namespace
+
+TEST_CASE("on a WebSocket scope a websocket_error closes with its code and reason") {
+    test_client client{exception_middleware(&raw_ws_app)};
+    auto ws = client.websocket_connect("/", {.cookies = token});
+    ws.send_text("x");
+    std::string reason;
+    CHECK(closed_with(ws, &reason) == 4002);
+    CHECK(reason == "rejected x");
+}
+
+TEST_CASE("on a WebSocket scope a websocket_error before the accept refuses with 403") {
+    test_client client{exception_middleware(&raw_ws_app)};
+    try {
+        auto ws = client.websocket_connect("/");
+        FAIL("the handshake was accepted");
+    } catch (const websocket_denied& denied) {
+        CHECK(denied.response().status == 403);
+        CHECK(denied.close_code() == 4401);
+    }
+}
+
+TEST_CASE("a websocket_error after the app closed changes nothing") {
+    test_client client{exception_middleware(&raw_ws_app)};
+    auto ws = client.websocket_connect("/", {.cookies = token});
+    ws.send_text("close");
+    CHECK(closed_with(ws) == 4000);
+    ws.close();  // the app's websocket_error was handled: nothing rethrown
+}
+
+TEST_CASE("on a WebSocket scope other exceptions pass by the handlers and are rethrown") {
+    const exception_options options{
+        .handlers = exception_handlers{}.on<std::exception>(named("handled", 500)),
+        .catch_unhandled = true,
+    };
+    test_client loud{exception_middleware(&raw_ws_app, options)};
+    auto ws = loud.websocket_connect("/", {.cookies = token});
+    ws.send_text("boom");
+    CHECK_THROWS_WITH_AS(ws.close(), "boom", std::runtime_error);
+
+    test_client quiet{exception_middleware(&raw_ws_app, options), lenient};
+    auto ws2 = quiet.websocket_connect("/", {.cookies = token});
+    ws2.send_text("boom");
+    CHECK(closed_with(ws2) == 1011);
+}
+
+TEST_CASE("the exception layer leaves WebSocket scopes unmarked and routers still refuse them") {
+    test_client client{exception_middleware(&ws_reports_marker)};
+    auto ws = client.websocket_connect("/");
+    CHECK(ws.receive_text() == "unmarked");
+    ws.close();
+
+    test_client routed{exception_middleware(router({websocket_route("/ws", &ws_reports_marker)}))};
+    CHECK_THROWS_AS((void)routed.websocket_connect("/elsewhere"), websocket_denied);
+    CHECK(routed.get("/ws").status == 404);
 }

@@ -2,8 +2,8 @@
 /// `http_endpoint<T>`: a class whose `get`, `post`, … members answer the HTTP methods of one
 /// path (Starlette's HTTPEndpoint), found at compile time.
 ///
-/// WebSocket endpoints (`websocket_endpoint`) arrive with the WebSocket issue; this header serves
-/// HTTP scopes only.
+/// This header serves HTTP scopes only; WebSocket connections have `websocket_endpoint`
+/// (websocket_endpoint.hpp).
 
 #include <concepts>
 #include <memory>

@@ -1,11 +1,13 @@
 #include "tessera/exception_middleware.hpp"
 
+#include <optional>
 #include <stdexcept>
 #include <utility>
 #include <variant>
 
 #include "tessera/cancellation.hpp"
 #include "tessera/request.hpp"
+#include "tessera/websocket_connection.hpp"
 
 namespace tessera {
 
@@ -18,6 +20,23 @@ struct start_tracking_send {
     bool* started;
     task<void> operator()(event e) const {
         if (std::holds_alternative<http::response_start>(e)) *started = true;
+        return downstream(std::move(e));
+    }
+};
+
+// On a WebSocket scope: notes what the inner app has sent, which decides what a
+// `websocket_error` can still become.
+struct websocket_tracking_send {
+    send downstream;
+    websocket_state* state;
+    task<void> operator()(event e) const {
+        if (std::holds_alternative<websocket::accept>(e)) {
+            *state = websocket_state::connected;
+        } else if (std::holds_alternative<websocket::close>(e)) {
+            *state = websocket_state::disconnected;
+        } else if (std::holds_alternative<websocket::denial_start>(e)) {
+            *state = websocket_state::response;
+        }
         return downstream(std::move(e));
     }
 };
@@ -47,6 +66,10 @@ exception_middleware::exception_middleware(construct, any_app inner, exception_o
 }
 
 task<void> exception_middleware::operator()(scope& s, receive r, send sd) const {
+    if (s.type == scope_type::websocket) {
+        co_await handle_websocket(s, r, sd);
+        co_return;
+    }
     if (s.type != scope_type::http) {
         co_await inner_(s, r, sd);
         co_return;
@@ -96,6 +119,35 @@ task<void> exception_middleware::operator()(scope& s, receive r, send sd) const 
         // the one to report.
     }
     std::rethrow_exception(error);
+}
+
+task<void> exception_middleware::handle_websocket(scope& s, receive r, send sd) const {
+    // No `http_errors_handled` here: nothing answers a WebSocket scope with an HTTP error (a
+    // router closes an unrouted connection itself), and the handlers shape HTTP responses.
+    websocket_state state = websocket_state::connecting;
+    websocket_tracking_send tracking{sd, &state};
+    const send tracked(tracking);
+    std::optional<websocket_error> failure;
+    try {
+        co_await inner_(s, r, tracked);
+        co_return;
+    } catch (const websocket_error& error) {
+        failure = error;
+    }
+    // Starlette's ExceptionMiddleware closes with a WebSocketException's code. Once the app has
+    // closed there is nothing left to do with it; half a denial response cannot become a close.
+    switch (state) {
+        case websocket_state::connecting:  // a close before the accept: the client gets 403
+        case websocket_state::connected: break;
+        case websocket_state::response: throw *failure;
+        case websocket_state::disconnected: co_return;
+    }
+    try {
+        event close{websocket::close{failure->code(), failure->reason()}};
+        co_await sd(std::move(close));
+    } catch (const client_disconnected&) {
+        // The client left meanwhile: nobody is there to tell.
+    }
 }
 
 }  // namespace tessera

@@ -44,8 +44,13 @@ struct exception_options {
 ///   transport ends the connection (nothing more is sent).
 /// - An exception no handler takes (or one a handler raises) is rethrown, for the server-error
 ///   layer to answer with a 500 — or answered here first with `catch_unhandled`.
-/// HTTP scopes only; other scopes go straight to the inner app. Immutable and safe to call
-/// concurrently; per-request state lives in the call's frame.
+/// On WebSocket scopes (Starlette's handling of WebSocketException): a `websocket_error` escaping
+/// the inner app closes the connection with its code and reason unless the app had closed it
+/// already — before the accept that refuses the handshake (HTTP 403). The handlers, `debug` and
+/// `catch_unhandled` are for HTTP responses and do not apply: every other exception is rethrown
+/// (the transport closes with 1011, or answers 500 before the accept). No `http_errors_handled`
+/// is set for a WebSocket scope. Lifespan scopes go straight to the inner app. Immutable and safe
+/// to call concurrently; per-request state lives in the call's frame.
 class exception_middleware {
 public:
     /// `inner` must be set; the options are checked (std::invalid_argument).
@@ -64,6 +69,7 @@ public:
 private:
     struct construct {};
     exception_middleware(construct, any_app inner, exception_options options);
+    task<void> handle_websocket(scope& s, receive r, send sd) const;
 
     any_app inner_;
     std::shared_ptr<const exception_options> options_;
