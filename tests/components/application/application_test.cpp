@@ -413,7 +413,7 @@ TEST_CASE("a whole application mounted in another one's router keeps its own err
 }
 
 // The example of docs/application.md, compiled as written there.
-namespace docs_example {
+namespace application_docs_example {
 using namespace tessera;
 
 struct database {
@@ -458,10 +458,10 @@ const application app({
     .exception_handlers = exception_handlers{}.on(404, not_found),
     .lifespan = open_database,
 });
-}  // namespace docs_example
+}  // namespace application_docs_example
 
 TEST_CASE("the example of the application page serves as documented") {
-    using docs_example::app;
+    using application_docs_example::app;
     test_client client(app);
     auto session = client.lifespan();
     const auto home = client.get("/");
