@@ -10,36 +10,42 @@
 #include <iostream>
 #include <string_view>
 
+#include <tessera/application.hpp>
 #include <tessera/request.hpp>
 #include <tessera/response.hpp>
+#include <tessera/route.hpp>
 #include <tessera/server.hpp>
 #include <tessera/testing/test_client.hpp>
 
 using namespace tessera;
 
-// An app is anything callable as task<void>(scope&, receive, send). This one picks a response
-// by path; a response is itself an app, so it is sent by calling it with the same arguments.
-// (Responses are built in a statement of their own: g++ 12 miscompiles a braced JSON literal
-// inside a co_await expression.)
-response hello(request& req, json body) {
-    const auto& s = req.scope();
-    if (s.path == "/") return plain_text_response("Hello, world!");
-    if (s.path == "/json") return json_response({{"message", "Hello, world!"}});
-    if (s.path == "/greet") {
-        const std::string name(req.query_params().get_or("name", "stranger"));
-        return json_response({{"greeting", "Hello, " + name + "!"}});
-    }
-    if (s.path == "/echo" && s.method == "POST") return json_response({{"you_sent", body}});
-    return plain_text_response("Not Found", 404);
+// Request handlers: each returns the response to send. An application routes requests to them
+// and answers what matches nothing with 404 (a wrong method with 405). (Responses are built in
+// a statement of their own: g++ 12 miscompiles a braced JSON literal inside a co_await
+// expression.)
+task<plain_text_response> home(request&) { co_return plain_text_response("Hello, world!"); }
+
+task<json_response> hello_json(request&) {
+    json_response answer({{"message", "Hello, world!"}});
+    co_return answer;
 }
 
-task<void> hello_app(scope& s, receive r, send sd) {
-    request req(s, r);
-    json body;
-    if (s.method == "POST") body = co_await req.json();
-    const response answer = hello(req, std::move(body));
-    co_await answer(s, r, sd);
+task<json_response> greet(request& req) {
+    const std::string name(req.query_params().get_or("name", "stranger"));
+    json_response answer({{"greeting", "Hello, " + name + "!"}});
+    co_return answer;
 }
+
+task<json_response> echo(request& req) {
+    json body = co_await req.json();
+    json_response answer({{"you_sent", std::move(body)}});
+    co_return answer;
+}
+
+const application hello_app({
+    .routes = {route("/", home), route("/json", hello_json), route("/greet", greet),
+               route("/echo", echo, {.methods = {"POST"}})},
+});
 
 namespace {
 void show(const char* what, const testing::test_response& response) {

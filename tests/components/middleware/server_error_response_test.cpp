@@ -168,3 +168,21 @@ TEST_CASE("a handler that throws is replaced by the plain page and its failure i
     CHECK(contains(logged[0], "std::logic_error: handler bug"));
     CHECK(contains(logged[0], "std::runtime_error: original"));
 }
+
+TEST_CASE("copying a non-const server_error_handler shares its callable") {
+    // Regression: the converting constructor took a non-const handler as a callable and wrapped
+    // it in itself, recursing until the stack overflowed.
+    server_error_handler original([](request&, const std::exception& e) -> task<response> {
+        co_return plain_text_response(std::string("handled: ") + e.what(), 500);
+    });
+    server_error_handler copy(original);
+    server_error_handler assigned;
+    assigned = original;
+    scope s = request_scope("text/plain");
+    const auto error = std::make_exception_ptr(std::runtime_error("boom"));
+    for (const server_error_handler* handler : {&copy, &assigned}) {
+        const response answer = respond(s, error, false, *handler);
+        CHECK(answer.status() == 500);
+        CHECK(answer.body() == "handled: boom");
+    }
+}

@@ -6,6 +6,9 @@
 #include "routing_apps.hpp"
 #include "tessera/request.hpp"
 #include "tessera/route.hpp"
+// Regression: route.hpp and the endpoints' response_task.hpp (through exception_handlers.hpp)
+// each defined detail::is_response_task, so no file could include both.
+#include "tessera/exception_handlers.hpp"
 #include "tessera/testing/test_client.hpp"
 
 using namespace tessera;
@@ -137,4 +140,15 @@ TEST_CASE("a route reverses to its path with exactly its params") {
                          no_match_found);
     CHECK_THROWS_AS(r.url_path_for("user", {{"id", 3}, {"extra", 1}}), no_match_found);
     CHECK_THROWS_AS(r.url_path_for("other", {{"id", 3}}), no_match_found);
+}
+
+TEST_CASE("route.hpp and exception_handlers.hpp agree on what a handler returns") {
+    using handler = task<json_response> (*)(request&);
+    static_assert(detail::request_handler<handler>);
+    static_assert(response_task<task<json_response>>);
+    static_assert(!detail::request_handler<task<int> (*)(request&)>);
+    test_client client(route("/", [](request&) -> task<json_response> {
+        co_return json_response(json{{"ok", true}});
+    }));
+    CHECK(client.get("/").json()["ok"].as_bool());
 }

@@ -14,6 +14,8 @@
 #include "tessera/middleware.hpp"
 #include "tessera/request.hpp"
 #include "tessera/response.hpp"
+// One definition of what a handler returns, shared with endpoints and the error layers.
+#include "tessera/response_task.hpp"
 
 namespace tessera {
 
@@ -49,17 +51,12 @@ struct route_options {
 };
 
 namespace detail {
-template <class T>
-struct is_response_task : std::false_type {};
-template <class R>
-struct is_response_task<task<R>> : std::bool_constant<std::derived_from<R, response>> {};
-
 /// A request handler: callable (const) with a `request&`, returning `task<R>` where R is
 /// `response` or derives from it. Functions, lambdas and classes with such an operator().
 template <class H>
 concept request_handler =
     std::copy_constructible<H> && std::is_invocable_v<const H&, request&> &&
-    is_response_task<std::invoke_result_t<const H&, request&>>::value;
+    response_task<std::invoke_result_t<const H&, request&>>;
 
 /// The app a request handler becomes: it builds the `request` in its frame, awaits the
 /// handler and sends the response it returns.

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "tessera/app.hpp"
@@ -29,15 +30,19 @@ namespace tessera {
 class server_error_handler {
 public:
     server_error_handler() = default;
+    // Both constructors exclude the handler itself: copying a non-const handler would otherwise
+    // pick the template and wrap the handler in itself, recursing forever.
     template <class F>
-        requires returns_response_task<std::decay_t<F>, request&, std::exception_ptr>
+        requires(!std::is_same_v<std::decay_t<F>, server_error_handler>) &&
+                returns_response_task<std::decay_t<F>, request&, std::exception_ptr>
     server_error_handler(F&& fn)  // NOLINT(google-explicit-constructor): callables convert
         : call_(std::make_shared<const call_fn>(
               [f = std::forward<F>(fn)](request& req, std::exception_ptr error) {
                   return as_response(f(req, std::move(error)));
               })) {}
     template <class F>
-        requires(!returns_response_task<std::decay_t<F>, request&, std::exception_ptr>) &&
+        requires(!std::is_same_v<std::decay_t<F>, server_error_handler>) &&
+                (!returns_response_task<std::decay_t<F>, request&, std::exception_ptr>) &&
                 returns_response_task<std::decay_t<F>, request&, const std::exception&>
     server_error_handler(F&& fn)  // NOLINT(google-explicit-constructor)
         : call_(std::make_shared<const call_fn>(
