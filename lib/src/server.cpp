@@ -26,7 +26,6 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <ctime>
 #include <mutex>
 #include <optional>
@@ -230,7 +229,8 @@ struct ws_session {
     std::string key;
     std::vector<std::string> extensions;
     std::optional<ws::protocol> proto;  // from the 101 on
-    std::deque<websocket::receive> inbox;
+    // At most ws_inbox_messages: a vector (an empty std::deque allocates over 500 bytes).
+    std::vector<websocket::receive> inbox;
     std::size_t inbox_bytes = 0;
     std::uint64_t deadline = 0;  // loop time (ms) at which `timer` fires
     std::uint32_t pings = 0;     // the keepalive ping's payload: a counter
@@ -1315,7 +1315,7 @@ task<event> connection::ws_receive() {
             case websocket_receive_step::connect: co_return websocket::connect{};
             case websocket_receive_step::message: {
                 websocket::receive message = std::move(ws.inbox.front());
-                ws.inbox.pop_front();
+                ws.inbox.erase(ws.inbox.begin());
                 ws.inbox_bytes -= message.data.size();
                 // Parsing paused for the app: go on from the loop's top.
                 if (!reading && !closing && !close_after_flush && ws.upgraded) owner->defer(this);
@@ -1482,6 +1482,9 @@ void connection::on_ws_timer() {
             // drop the connection without waiting for a close it will not send.
             (void)ws.proto->send_close(1011, "keepalive ping timeout", io->batch);
             ws.exchange.on_client_gone();
+            if (io->receive_waiter) owner->loop->post(std::exchange(io->receive_waiter, {}));
+            // A client that stopped reading may never take the close frame: bounded too.
+            ws_arm(ws_timer::close, options.ws_close_timeout);
             close_after_writing();
             return;
         case ws_timer::close:

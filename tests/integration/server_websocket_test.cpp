@@ -20,6 +20,7 @@ namespace {
 struct ws_probe {
     std::atomic<int> disconnect_code{0};
     std::atomic<bool> accepted{false};
+    gate go;  // /slow waits for it before receiving
 };
 
 // One app for every case, chosen by path:
@@ -27,6 +28,8 @@ struct ws_probe {
 //           echoes; the text "raise" throws, the text "close" closes with 4000 "bye"
 //   /reject closes before accepting (403)   /deny answers 401 "login first"
 //   /silent returns without answering (500)
+//   /slow   accepts, waits for the probe's gate, then echoes
+//   /flood  accepts, sends 40 binary messages of 256 KiB numbered in their first byte, closes
 // HTTP requests get "http ok".
 task<void> ws_app(scope& s, receive r, tessera::send sd, ws_probe* probe) {
     if (s.type != scope_type::websocket) {
@@ -59,6 +62,17 @@ task<void> ws_app(scope& s, receive r, tessera::send sd, ws_probe* probe) {
     const websocket::accept accept(chosen, headers{{"x-ws", "yes"}});
     co_await sd(accept);
     probe->accepted = true;
+    if (s.path == "/slow") co_await wait_for(probe->go);
+    if (s.path == "/flood") {
+        std::string payload(256 * 1024, 'f');
+        for (int i = 0; i < 40; ++i) {
+            payload[0] = static_cast<char>(i);
+            const websocket::send piece(payload, true);
+            co_await sd(piece);  // waits while the client has not read enough
+        }
+        const websocket::close done(1000);
+        co_await sd(done);
+    }
     for (;;) {
         const event e = co_await r();
         if (const auto* gone = std::get_if<websocket::disconnect>(&e)) {
@@ -367,4 +381,35 @@ TEST_CASE("a server refuses WebSocket options that cannot work") {
     options = quiet();
     options.ws_ping_interval = std::chrono::milliseconds(-1);
     CHECK_THROWS_AS(server(any_app(path_echo), options), std::invalid_argument);
+}
+
+TEST_CASE("messages sent before the app receives wait for it, in order, and none is lost") {
+    fixture f;
+    ws_client c = f.open("/slow");
+    std::string burst;
+    for (int i = 0; i < 200; ++i) {
+        burst += masked(ws::opcode::text, true, "message " + std::to_string(i) + std::string(900, '.'));
+    }
+    c.send_raw(burst);  // more than the server queues for the app: it stops reading
+    f.probe.go.release();
+    for (int i = 0; i < 200; ++i) {
+        const auto e = c.next_skipping_control();
+        REQUIRE(e.what == ws_event::kind::message);
+        CHECK(e.data == "message " + std::to_string(i) + std::string(900, '.'));
+    }
+}
+
+TEST_CASE("an app sending more than the client reads is held back and every message arrives") {
+    fixture f;
+    ws_client c = f.open("/flood");
+    for (int i = 0; i < 40; ++i) {
+        const auto e = c.next_skipping_control();
+        REQUIRE(e.what == ws_event::kind::message);
+        CHECK(e.data.size() == 256 * 1024);
+        CHECK(static_cast<int>(e.data[0]) == i);
+    }
+    const auto e = c.next_skipping_control();
+    CHECK(e.what == ws_event::kind::close);
+    CHECK(e.code == 1000);
+    CHECK(c.wait_closed());
 }

@@ -131,8 +131,8 @@ public:
                 if (r.kind != tessera::ws::protocol_event::need_more) continue;
             }
             const auto status = conn.read_some();
-            if (status == read_status::timeout) return ws_event{.what = ws_event::kind::timeout};
-            if (status != read_status::ok) return ws_event{.what = ws_event::kind::eof};
+            if (status == read_status::timeout) return ended(ws_event::kind::timeout);
+            if (status != read_status::ok) return ended(ws_event::kind::eof);
         }
     }
     /// The next event that is not a ping or pong.
@@ -176,6 +176,11 @@ private:
         }
         r.complete = true;
         return r;
+    }
+    static ws_event ended(ws_event::kind how) {
+        ws_event e;
+        e.what = how;
+        return e;
     }
     void write_out() {
         if (out.empty()) return;
