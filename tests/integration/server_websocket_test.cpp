@@ -20,6 +20,7 @@ namespace {
 struct ws_probe {
     std::atomic<int> disconnect_code{0};
     std::atomic<bool> accepted{false};
+    std::atomic<bool> scope_ok{false};  // scheme ws, path, query and subprotocols as sent
     gate go;  // /slow waits for it before receiving
 };
 
@@ -55,6 +56,9 @@ task<void> ws_app(scope& s, receive r, tessera::send sd, ws_probe* probe) {
         co_return;
     }
     if (s.path == "/silent") co_return;
+    probe->scope_ok = s.scheme == "ws" && s.path == "/ws" && s.query_string == "room=1" &&
+                      s.subprotocols == std::vector<std::string>{"chat.v1", "chat.v2"} &&
+                      s.client.has_value() && s.headers.get("upgrade") == "websocket";
     std::optional<std::string> chosen;
     for (const auto& offered : s.subprotocols) {
         if (offered == "chat.v2") chosen = offered;
@@ -124,8 +128,10 @@ std::string masked(ws::opcode op, bool fin, std::string_view payload) {
 TEST_CASE("a WebSocket handshake is accepted with the right key, the app's subprotocol and extra headers") {
     fixture f;
     ws_client c(f.server.port());
-    const auto response = c.handshake("/ws", "Sec-WebSocket-Protocol: chat.v1, chat.v2\r\n");
+    const auto response =
+        c.handshake("/ws?room=1", "Sec-WebSocket-Protocol: chat.v1, chat.v2\r\n");
     REQUIRE(response);
+    CHECK(f.probe.scope_ok);
     CHECK(response->status == 101);
     CHECK(response->header("sec-websocket-accept") == ws::accept_key(c.key));
     CHECK(c.accepted);
