@@ -19,6 +19,7 @@
 #include <tessera/request.hpp>
 #include <tessera/response.hpp>
 #include <tessera/server.hpp>
+#include <tessera/websocket_connection.hpp>
 
 using namespace tessera;
 
@@ -97,9 +98,36 @@ task<void> post(scope& s, receive r, send sd) {
     co_await answer(s, r, sd);
 }
 
+// /ws/echo and /ws: accepts every handshake and echoes each message as it came, text as text
+// and binary as binary, until the client closes (pings, the closing handshake, the 16 MiB limit
+// and permessage-deflate are the server's).
+task<void> ws_echo(scope& s, receive r, send sd) {
+    websocket_connection ws(s, r, sd);
+    co_await ws.accept();
+    for (;;) {
+        const event e = co_await ws.receive();
+        const auto* message = std::get_if<websocket::receive>(&e);
+        if (!message) co_return;  // the disconnect
+        if (message->binary) {
+            co_await ws.send_bytes(message->data);
+        } else {
+            co_await ws.send_text(message->data);
+        }
+    }
+}
+
 // Until routing lands (issue 4), dispatch by hand, and turn http_error into its response
 // (the exception layer's job later).
 task<void> echo_app(scope& s, receive r, send sd) {
+    if (s.type == scope_type::websocket) {
+        if (s.path == "/ws/echo" || s.path == "/ws") {
+            co_await ws_echo(s, r, sd);
+        } else {
+            websocket_connection ws(s, r, sd);
+            co_await ws.close();  // refused: 403
+        }
+        co_return;
+    }
     if (s.type != scope_type::http) co_return;  // lifespan: nothing to set up
     std::optional<http_error> failure;
     try {

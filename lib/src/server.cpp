@@ -40,6 +40,9 @@
 #include "tessera/percent.hpp"
 #include "tessera/proxy_headers.hpp"
 #include "tessera/status.hpp"
+#include "tessera/websocket_exchange.hpp"
+#include "tessera/ws/handshake.hpp"
+#include "tessera/ws/protocol.hpp"
 
 namespace tessera {
 
@@ -54,6 +57,11 @@ constexpr std::uint64_t unread_body_drain_limit = 64 * 1024;
 // One sendfile call is asked for at most max(write_high_water, this) bytes: the socket takes
 // what it has room for and the rest waits for it to drain.
 constexpr std::size_t min_sendfile_chunk = 64 * 1024;
+// WebSocket messages the app has not received yet: parsing (and so reading) pauses once this
+// many, or this many bytes, are waiting, so a client cannot make the server buffer more than
+// these plus one message and one read buffer.
+constexpr std::size_t ws_inbox_messages = 32;
+constexpr std::size_t ws_inbox_bytes = 64 * 1024;
 
 struct worker;
 struct connection;
@@ -206,6 +214,31 @@ struct worker {
     void on_shutdown_timer();
 };
 
+// What a WebSocket connection's timer is waiting for (checked by the worker's sweep, like the
+// HTTP deadlines: no timer handle per connection).
+enum class ws_timer : std::uint8_t { none, ping, pong, close };
+
+// One WebSocket connection: the app-event rules, the handshake's key and offered extensions
+// (copies: the scope's headers may change under proxy handling), the frame protocol once
+// accepted, and the messages the app has not received yet. Lives in the request_state from the
+// upgrade request until the connection is freed.
+struct ws_session {
+    explicit ws_session(const scope& s) : exchange(s) {}
+
+    websocket_exchange exchange;
+    std::string key;
+    std::vector<std::string> extensions;
+    std::optional<ws::protocol> proto;  // from the 101 on
+    // At most ws_inbox_messages: a vector (an empty std::deque allocates over 500 bytes).
+    std::vector<websocket::receive> inbox;
+    std::size_t inbox_bytes = 0;
+    std::uint64_t deadline = 0;  // loop time (ms) at which `timer` fires
+    std::uint32_t pings = 0;     // the keepalive ping's payload: a counter
+    ws_timer timer = ws_timer::none;
+    body_framing denial_framing = body_framing::none;
+    bool upgraded = false;  // the 101 is queued
+};
+
 // One request in flight: what the app sees and the exchange rules. Reused by the connection
 // for each request, so a keep-alive connection does not reallocate it.
 struct request_state {
@@ -242,6 +275,7 @@ struct request_state {
 
     cancellation_state cancellation;
     detail::driver runner;
+    std::unique_ptr<ws_session> ws;  // a WebSocket connection's state (null for HTTP)
 };
 
 enum class timer_mode : std::uint8_t { none, keep_alive, header, body, write };
@@ -353,6 +387,7 @@ struct connection {
     bool in_request : 1 = false;  // a request_state is live
     bool writing : 1 = false;
     bool starting : 1 = false;  // inside start_request: a synchronous app's completion needs no defer
+    bool websocket : 1 = false;  // upgraded to (or asking for) a WebSocket: no more HTTP here
 
     explicit connection(worker* w) : owner(w) {}
     uv_stream_t* stream() noexcept { return reinterpret_cast<uv_stream_t*>(&handle); }
@@ -378,7 +413,20 @@ struct connection {
     static detail::driver run_app(connection& self, request_state& req);
     task<event> receive_event();
     task<void> send_event(event e);
-    void write_simple_response(int status, std::string_view body, bool close_connection);
+    void write_simple_response(int status, std::string_view body, bool close_connection,
+                               const tessera::headers* extra = nullptr);
+
+    // --- WebSocket ---
+    bool start_websocket(const ws::handshake_request& hs);
+    void process_websocket();
+    task<event> ws_receive();
+    task<void> ws_send(event e);
+    void write_ws_accept(ws_session& ws, const websocket_output& out);
+    void ws_close_sent();
+    void ws_arm(ws_timer t, std::chrono::milliseconds after);
+    void on_ws_timer();
+    void finish_websocket();
+    void log_app_failure(const request_state& req, const std::optional<std::string>& problem);
     void close_after_writing();
     void access_log(const request_state& req) const;
 
@@ -520,6 +568,11 @@ void connection::close() {
     disarm();
     stop_reading();
     peer_gone = true;
+    if (websocket && io && io->request && io->request->ws) {
+        // The app's receive yields the disconnect (1006 unless a close frame said otherwise).
+        io->request->ws->exchange.on_client_gone();
+        io->request->ws->timer = ws_timer::none;
+    }
     // Fix: the connection stays in the worker's list until it is freed (maybe_free), not only
     // until it closes. A request still running on a closed connection (its client left) was
     // invisible to shutdown: the drain ended at once and the forced stop could not cancel it,
@@ -645,6 +698,10 @@ void connection::keep_unconsumed() {
 // until the app asks for it or its response is complete.
 void connection::process() {
     use_io();
+    if (websocket) {
+        process_websocket();
+        return;
+    }
     // Fix: nothing more is parsed once the connection is to close after its last response
     // (Connection: close, an error answered, shutdown). When that response could not be
     // written at once, the loop went on to serve the next pipelined request before closing.
@@ -706,6 +763,11 @@ void connection::process() {
             case http1::event_kind::head:
                 disarm();
                 start_request();
+                if (websocket) {
+                    // An upgrade: no more HTTP on this connection.
+                    if (!closing) process_websocket();
+                    return;
+                }
                 continue;
             case http1::event_kind::error: {
                 const auto& error = io->parser.error();
@@ -830,9 +892,22 @@ void connection::start_request() {
     s.state.clear();
     s.extensions.clear();
     s.app_state = owner->shared->app_state;
+    // An upgrade to WebSocket: validated here (RFC 6455 §4.2.1); a malformed one is answered
+    // 400 or 426 without the app.
+    ws::handshake_request hs;
+    if (head.upgrade || !head.upgrade_protocols.empty()) {
+        hs = ws::validate_handshake(s.method, s.http_version, s.headers);
+        if (hs.status == ws::handshake_status::ok) {
+            s.type = scope_type::websocket;
+            s.scheme = "ws";
+            s.subprotocols = hs.subprotocols;
+        }
+    }
     if (options.proxy_headers) {
         apply_proxy_headers(owner->shared->trust, s);
     }
+    req.ws.reset();
+    if (hs.status != ws::handshake_status::not_websocket && start_websocket(hs)) return;
 
     req.exchange.emplace(s);
     req.piece.reset();
@@ -857,7 +932,17 @@ void connection::start_request() {
     req.file_error = nullptr;
     req.started = std::chrono::steady_clock::now();
     req.activity.assign(s.method).append(" ").append(head.path);
-    if (!req.more_body) {
+    if (req.ws) {
+        // The handshake ends the HTTP exchange: the parser stays paused at its upgrade event,
+        // and every later byte is a WebSocket frame.
+        const auto result = io->parser.parse(io->input);
+        if (result.kind == http1::event_kind::message_complete ||
+            result.kind == http1::event_kind::upgrade) {
+            io->input.remove_prefix(result.consumed);
+        }
+        req.more_body = false;
+        req.body_finished_sent = true;
+    } else if (!req.more_body) {
         // A request without a body still ends with a message_complete event; consume it.
         const auto result = io->parser.parse(io->input);
         if (result.kind == http1::event_kind::message_complete ||
@@ -892,6 +977,7 @@ detail::driver connection::run_app(connection& self, request_state& req) {
 }
 
 task<event> connection::receive_event() {
+    if (websocket) co_return co_await ws_receive();
     auto& req = *io->request;
     if (peer_gone) co_return http::disconnect{};
     if (!req.body_finished_sent) {
@@ -923,6 +1009,10 @@ task<event> connection::receive_event() {
 }
 
 task<void> connection::send_event(event e) {
+    if (websocket) {
+        co_await ws_send(std::move(e));
+        co_return;
+    }
     if (peer_gone || closing) throw client_disconnected();
     auto& req = *io->request;
     const auto out = req.exchange->on_send(e);
@@ -1005,9 +1095,13 @@ task<void> connection::send_event(event e) {
     if (!io->batch.empty()) io->batch.own();
 }
 
-void connection::write_simple_response(int status, std::string_view body, bool close_connection) {
+void connection::write_simple_response(int status, std::string_view body, bool close_connection,
+                                       const tessera::headers* extra) {
     use_io();
-    const tessera::headers fields{{"content-type", "text/plain; charset=utf-8"}};
+    tessera::headers fields{{"content-type", "text/plain; charset=utf-8"}};
+    if (extra) {
+        for (const auto& field : *extra) fields.append(field.name, field.value);
+    }
     const auto& options = owner->shared->options;
     const http1::response_head head{
         .status = status,
@@ -1051,10 +1145,9 @@ void connection::access_log(const request_state& req) const {
     emit(options.sink, log_level::info, "access", line);
 }
 
-void connection::finish_request() {
-    auto& req = *io->request;
-    in_request = false;
-    const auto problem = req.exchange->on_app_return();
+// Logs an exception the app raised (not a disconnect) or, when it did not, its misuse.
+void connection::log_app_failure(const request_state& req,
+                                 const std::optional<std::string>& problem) {
     if (req.error) {
         bool disconnect = false;
         std::string what = "unknown exception";
@@ -1076,6 +1169,13 @@ void connection::finish_request() {
     } else if (problem && !peer_gone) {
         owner->shared->log(log_level::error, req.activity + ": " + *problem);
     }
+}
+
+void connection::finish_request() {
+    auto& req = *io->request;
+    in_request = false;
+    const auto problem = req.exchange->on_app_return();
+    log_app_failure(req, problem);
     owner->shared->request_served();
     if (closing) return;
     if (!req.exchange->started() || !req.head_written) {
@@ -1107,6 +1207,316 @@ void connection::finish_request() {
     // promised to keep it. The rest (a bounded amount, see unread_body_drainable) is read and
     // dropped, then the next request is served, as uvicorn does.
     if (req.more_body) io->discarding_body = true;
+}
+
+// ---- connection: WebSocket -----------------------------------------------------------------
+//
+// An upgrade request runs the app with a WebSocket scope; websocket_exchange says what each of
+// its events means (as http_exchange does for HTTP) and ws::protocol turns frames into messages
+// and back. The connection never returns to HTTP: it closes after the closing handshake, a
+// refusal, or a denial response. Keepalive pings and the close handshake's timeout are
+// deadlines checked by the worker's sweep.
+
+// Sets up the WebSocket session for a valid handshake (false: the app runs), or answers a
+// malformed one without the app (true).
+bool connection::start_websocket(const ws::handshake_request& hs) {
+    auto& req = *io->request;
+    const auto& head = io->parser.head();
+    if (hs.status == ws::handshake_status::ok && head.body == http1::body_kind::none) {
+        websocket = true;
+        req.ws = std::make_unique<ws_session>(req.request_scope);
+        req.ws->key.assign(hs.key);
+        for (const auto value : hs.extensions) req.ws->extensions.emplace_back(value);
+        return false;
+    }
+    const int status = hs.status == ws::handshake_status::upgrade_required ? 426 : 400;
+    std::string body(hs.status == ws::handshake_status::ok ? "a WebSocket handshake has no body"
+                                                           : hs.reason);
+    if (status == 426) {
+        const tessera::headers version{{"sec-websocket-version", std::string(ws::supported_version)}};
+        write_simple_response(status, body, true, &version);
+    } else {
+        write_simple_response(status, body, true);
+    }
+    return true;
+}
+
+void connection::process_websocket() {
+    auto& req = *io->request;
+    auto& ws = *req.ws;
+    if (in_request && req.app_done) finish_websocket();
+    if (closing || close_after_flush) return;
+    if (!ws.upgraded) {
+        // The app has not answered the handshake: frames a client sends at once wait (bounded);
+        // reading goes on so that a client leaving is noticed.
+        if (io->input.size() >= read_buffer_size) {
+            stop_reading();
+        } else {
+            start_reading();
+        }
+        return;
+    }
+    auto& proto = *ws.proto;
+    bool more = true;
+    while (more && !proto.closed() && !io->input.empty()) {
+        // Read backpressure: messages the app has not received stop the parsing (and so the
+        // reading) until it catches up. Once the app has closed or returned, messages are
+        // dropped and parsing goes on to find the client's close.
+        const bool app_listening = in_request && !proto.close_sent();
+        if (app_listening && !ws.inbox.empty() &&
+            (ws.inbox.size() >= ws_inbox_messages || ws.inbox_bytes >= ws_inbox_bytes)) {
+            stop_reading();
+            return;
+        }
+        // The input is this worker's read buffer or the connection's pending string: ours to
+        // unmask in place.
+        const std::span<char> input(const_cast<char*>(io->input.data()), io->input.size());
+        const ws::protocol_result r = proto.parse(input, io->batch);
+        io->input.remove_prefix(r.consumed);
+        switch (r.kind) {
+            case ws::protocol_event::need_more: more = false; break;
+            case ws::protocol_event::message: {
+                std::string data = proto.take_message();
+                if (app_listening) {
+                    ws.inbox_bytes += data.size();
+                    ws.inbox.emplace_back(std::move(data), proto.is_binary());
+                    wake_receiver();
+                }
+                break;
+            }
+            case ws::protocol_event::ping: break;  // the pong is queued
+            case ws::protocol_event::pong:
+                if (ws.timer == ws_timer::pong) {
+                    ws_arm(ws_timer::ping, owner->shared->options.ws_ping_interval);
+                }
+                break;
+            case ws::protocol_event::close:
+            case ws::protocol_event::fail:
+                // The client's close (its echo is queued), or a violation failing the connection
+                // (a close with its code is queued): the app's receive yields that code.
+                ws.exchange.on_client_close(proto.close_code(), std::string(proto.close_reason()));
+                wake_receiver();
+                break;
+        }
+        if (closing || close_after_flush) return;
+    }
+    if (proto.closed()) {
+        // Both closes exchanged (or the connection failed): the server closes TCP first.
+        close_after_writing();
+        return;
+    }
+    start_reading();
+}
+
+task<event> connection::ws_receive() {
+    for (;;) {
+        auto& ws = *io->request->ws;
+        switch (ws.exchange.next_receive(!ws.inbox.empty())) {
+            case websocket_receive_step::connect: co_return websocket::connect{};
+            case websocket_receive_step::message: {
+                websocket::receive message = std::move(ws.inbox.front());
+                ws.inbox.erase(ws.inbox.begin());
+                ws.inbox_bytes -= message.data.size();
+                // Parsing paused for the app: go on from the loop's top.
+                if (!reading && !closing && !close_after_flush && ws.upgraded) owner->defer(this);
+                co_return message;
+            }
+            case websocket_receive_step::disconnect: co_return ws.exchange.disconnect_event();
+            case websocket_receive_step::wait: break;
+        }
+        co_await wait_slot{*this, io->receive_waiter, io->receive_cancel, io->receive_cancelled};
+    }
+}
+
+task<void> connection::ws_send(event e) {
+    auto& req = *io->request;
+    auto& ws = *req.ws;
+    const websocket_output out = ws.exchange.on_send(e);  // throws on misuse or a client gone
+    const auto& options = owner->shared->options;
+    switch (out.what) {
+        case websocket_output::kind::nothing: co_return;
+        case websocket_output::kind::accept:
+            if (closing) throw client_disconnected();
+            write_ws_accept(ws, out);
+            break;
+        case websocket_output::kind::reject:
+            // Closed before accepting: 403, as uvicorn answers.
+            if (!closing) write_simple_response(403, {}, true);
+            req.server_status = 403;
+            co_return;
+        case websocket_output::kind::denial: {
+            if (closing) throw client_disconnected();
+            const exchange_output& piece = out.response;
+            if (piece.what == exchange_output::kind::head) {
+                const http1::response_head head{
+                    .status = piece.status,
+                    .fields = piece.fields,
+                    .framing = piece.framing,
+                    .content_length = piece.content_length,
+                    .keep_alive = false,
+                    .http10 = false,
+                    .date = options.date_header ? owner->current_date() : std::string_view{},
+                    .server = options.server_header ? std::string_view(options.server_name)
+                                                    : std::string_view{},
+                };
+                ws.denial_framing = piece.framing;
+                const auto error = http1::write_response_head(head, io->batch);
+                if (error != http1::head_error::none) {
+                    throw protocol_error("the app's denial response head is invalid: " +
+                                         std::string(http1::to_string(error)));
+                }
+            } else if (piece.what == exchange_output::kind::body) {
+                http1::write_body(ws.denial_framing, piece.bytes, piece.last, io->batch);
+            }
+            if (piece.last) {
+                close_after_writing();
+                co_return;
+            }
+            break;
+        }
+        case websocket_output::kind::message:
+            if (closing || !ws.proto) throw client_disconnected();
+            if (ws.proto->send_message(out.data, out.binary, io->batch) !=
+                ws::send_status::sent) {
+                throw client_disconnected();  // the connection failed meanwhile
+            }
+            break;
+        case websocket_output::kind::close:
+            if (closing || !ws.proto) co_return;
+            (void)ws.proto->send_close(out.code, out.reason, io->batch);
+            ws_close_sent();
+            co_return;
+    }
+    flush();
+    // Write backpressure, as for HTTP bodies: wait while the client has not read enough.
+    while (!closing && queued() >= options.write_high_water) {
+        co_await wait_slot{*this, io->drain_waiter, io->drain_cancel, io->drain_cancelled};
+    }
+    if (closing && out.what == websocket_output::kind::message) throw client_disconnected();
+    // The app's bytes are valid only until this send completes.
+    if (io && !io->batch.empty()) io->batch.own();
+}
+
+// The 101 (with the subprotocol, the agreed compression and the app's extra fields), then the
+// frame protocol starts; frames that came with the handshake are parsed from the loop's top.
+void connection::write_ws_accept(ws_session& ws, const websocket_output& out) {
+    const auto& options = owner->shared->options;
+    ws::deflate_options deflate_settings;
+    deflate_settings.enabled = options.ws_per_message_deflate;
+    std::optional<ws::deflate_agreement> deflate;
+    if (deflate_settings.enabled && !ws.extensions.empty()) {
+        const std::vector<std::string_view> offers(ws.extensions.begin(), ws.extensions.end());
+        deflate = ws::negotiate_deflate(offers, deflate_settings);
+    }
+    const tessera::headers fields = ws::accept_headers(
+        ws.key, out.subprotocol ? std::string_view(*out.subprotocol) : std::string_view{},
+        deflate ? std::string_view(deflate->response) : std::string_view{}, *out.fields);
+    std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
+    if (options.date_header) head.append("date: ").append(owner->current_date()).append("\r\n");
+    if (options.server_header) head.append("server: ").append(options.server_name).append("\r\n");
+    for (const auto& field : fields) {
+        head.append(field.name).append(": ").append(field.value).append("\r\n");
+    }
+    head.append("\r\n");
+    io->batch.append_copy(head);
+    ws.proto.emplace(ws::protocol_options{
+        .role = ws::role::server,
+        .max_message_size = options.ws_max_message_size,
+        .deflate = deflate ? std::optional<ws::deflate_params>(deflate->params) : std::nullopt,
+        .compression = deflate_settings,
+    });
+    ws.upgraded = true;
+    io->request->server_status = 101;
+    if (options.ws_ping_interval.count() > 0) ws_arm(ws_timer::ping, options.ws_ping_interval);
+    if (owner->draining) {
+        // Accepted while the server shuts down: closed at once, as the others were.
+        ws.exchange.on_client_close(1001, "server shutting down");
+        (void)ws.proto->send_close(1001, "server shutting down", io->batch);
+        ws_close_sent();
+        return;
+    }
+    flush();
+    owner->defer(this);
+}
+
+// This end's close frame is queued: once the client's close has arrived too, the connection
+// ends after writing; otherwise the client's answer is awaited, up to ws_close_timeout.
+void connection::ws_close_sent() {
+    auto& ws = *io->request->ws;
+    if (ws.proto->closed()) {
+        close_after_writing();
+        return;
+    }
+    ws_arm(ws_timer::close, owner->shared->options.ws_close_timeout);
+    flush();
+    if (!closing) start_reading();
+}
+
+void connection::ws_arm(ws_timer t, std::chrono::milliseconds after) {
+    auto& ws = *io->request->ws;
+    ws.timer = t;
+    ws.deadline = uv_now(owner->uv) + static_cast<std::uint64_t>(after.count());
+}
+
+void connection::on_ws_timer() {
+    auto& ws = *io->request->ws;
+    const auto& options = owner->shared->options;
+    switch (std::exchange(ws.timer, ws_timer::none)) {
+        case ws_timer::none: return;
+        case ws_timer::ping: {
+            if (ws.proto->close_sent()) return;
+            const std::uint32_t n = ++ws.pings;
+            char payload[4];
+            std::memcpy(payload, &n, sizeof payload);
+            (void)ws.proto->send_ping(std::string_view(payload, sizeof payload), io->batch);
+            flush();
+            if (options.ws_ping_timeout.count() > 0) {
+                ws_arm(ws_timer::pong, options.ws_ping_timeout);
+            } else {
+                ws_arm(ws_timer::ping, options.ws_ping_interval);
+            }
+            return;
+        }
+        case ws_timer::pong:
+            // The client no longer answers: fail with 1011 (as the websockets library does) and
+            // drop the connection without waiting for a close it will not send.
+            (void)ws.proto->send_close(1011, "keepalive ping timeout", io->batch);
+            ws.exchange.on_client_gone();
+            if (io->receive_waiter) owner->loop->post(std::exchange(io->receive_waiter, {}));
+            // A client that stopped reading may never take the close frame: bounded too.
+            ws_arm(ws_timer::close, options.ws_close_timeout);
+            close_after_writing();
+            return;
+        case ws_timer::close:
+            close();  // the client never answered our close
+            return;
+    }
+}
+
+void connection::finish_websocket() {
+    auto& req = *io->request;
+    auto& ws = *req.ws;
+    in_request = false;
+    const websocket_ending ending = ws.exchange.on_app_return(req.error != nullptr);
+    log_app_failure(req, ending.problem);
+    owner->shared->request_served();
+    ws.inbox.clear();
+    ws.inbox_bytes = 0;
+    if (closing) return;
+    switch (ending.what) {
+        case websocket_ending::kind::respond_500:
+            write_simple_response(500, "Internal Server Error", true);
+            req.server_status = 500;
+            return;
+        case websocket_ending::kind::close:
+            (void)ws.proto->send_close(ending.code, {}, io->batch);
+            ws_close_sent();
+            return;
+        case websocket_ending::kind::drop: close_after_writing(); return;
+        case websocket_ending::kind::nothing:
+            if (!ws.upgraded || ws.proto->closed()) close_after_writing();
+            return;  // otherwise the client's close is awaited (ws_timer::close)
+    }
 }
 
 // ---- connection: writing -------------------------------------------------------------------
@@ -1203,7 +1613,7 @@ void connection::on_write_done(int status) {
     }
     if (!closing && queued() < owner->shared->options.write_high_water) wake_drainer();
     // A request whose body is waiting to be read resumes reading once the client drained.
-    if (!closing && !in_request) {
+    if (!closing && !in_request && !websocket) {
         if (io->input.empty() && mode == timer_mode::none) {
             arm(timer_mode::keep_alive, owner->shared->options.keep_alive_timeout);
         }
@@ -1571,7 +1981,7 @@ connection_io& connection::use_io() {
 // parsers, buffers and request states. The pool is bounded; warm objects keep their capacity,
 // so busy connections do not reallocate.
 void connection::release_io_if_idle() {
-    if (!io || closing || in_request || writing || !io->input.empty() || !io->batch.empty() ||
+    if (!io || closing || in_request || websocket || writing || !io->input.empty() || !io->batch.empty() ||
         !io->parser.idle() || io->receive_waiter || io->drain_waiter || io->file ||
         io->discarding_body) {
         return;
@@ -1599,6 +2009,10 @@ void worker::sweep() {
     for (connection* c = connections; c;) {
         connection* next = c->next;
         if (!c->closing && c->mode != timer_mode::none && now >= c->deadline) c->on_timer();
+        if (!c->closing && c->websocket && c->io && c->io->request && c->io->request->ws) {
+            const auto& ws = *c->io->request->ws;
+            if (ws.timer != ws_timer::none && now >= ws.deadline) c->on_ws_timer();
+        }
         c = next;
     }
 }
@@ -1650,7 +2064,9 @@ void worker::open_handles(event_loop& on) {
         // Sweep often enough for the shortest timeout to fire within a quarter of itself.
         const auto& o = shared->options;
         auto shortest = std::min({o.header_timeout, o.body_timeout, o.keep_alive_timeout,
-                                  o.write_timeout});
+                                  o.write_timeout, o.ws_close_timeout});
+        if (o.ws_ping_interval.count() > 0) shortest = std::min(shortest, o.ws_ping_interval);
+        if (o.ws_ping_timeout.count() > 0) shortest = std::min(shortest, o.ws_ping_timeout);
         const auto period = std::clamp<std::int64_t>(shortest.count() / 4, 5, 250);
         uv_timer_start(
             &sweep_timer,
@@ -1725,6 +2141,17 @@ void worker::begin_drain(std::chrono::milliseconds graceful) {
         connection* next = c->next;
         if (!c->in_request) {
             c->close();
+        } else if (c->websocket) {
+            // Like a server going away (RFC 6455's 1001): an open WebSocket is closed, and the
+            // app's receive yields the disconnect with that code. One still deciding on its
+            // handshake is closed the same way if it accepts.
+            auto& ws = *c->io->request->ws;
+            if (ws.upgraded && !ws.proto->close_sent()) {
+                ws.exchange.on_client_close(1001, "server shutting down");
+                (void)ws.proto->send_close(1001, "server shutting down", c->io->batch);
+                c->ws_close_sent();
+                if (c->io->receive_waiter) loop->post(std::exchange(c->io->receive_waiter, {}));
+            }
         } else {
             c->io->request->keep_alive = false;
             if (c->io->receive_waiter && c->io->request->body_finished_sent) {
@@ -2140,6 +2567,16 @@ server::server(any_app app, server_options options) : impl_(std::make_shared<imp
     if (options.loop && options.workers != 1) {
         throw std::invalid_argument(
             "server: a server on the caller's loop has no worker threads; workers must be 1");
+    }
+    if (options.ws_max_message_size == 0) {
+        throw std::invalid_argument("server: ws_max_message_size must be at least 1 byte");
+    }
+    if (options.ws_ping_interval.count() < 0 || options.ws_ping_timeout.count() < 0) {
+        throw std::invalid_argument("server: ws_ping_interval and ws_ping_timeout must not be "
+                                    "negative (0 turns them off)");
+    }
+    if (options.ws_close_timeout.count() <= 0) {
+        throw std::invalid_argument("server: ws_close_timeout must be positive");
     }
     impl_->app = std::move(app);
     impl_->trust = proxy_trust(options.forwarded_allow_ips);

@@ -62,6 +62,19 @@ struct server_options {
     /// Bytes queued for a connection above which `send` waits for the client to read.
     std::size_t write_high_water = 256 * 1024;
 
+    /// WebSocket: the largest message accepted (after reassembly and decompression); a larger
+    /// one closes the connection with 1009. Must be > 0.
+    std::size_t ws_max_message_size = 16 * 1024 * 1024;
+    /// WebSocket keepalive: a ping is sent after this long without one (0: never).
+    std::chrono::milliseconds ws_ping_interval{20'000};
+    /// A ping not answered within this closes the connection with 1011 (0: never).
+    std::chrono::milliseconds ws_ping_timeout{20'000};
+    /// After the server's close frame, the client's answer is awaited this long before the
+    /// TCP connection is dropped. Must be > 0.
+    std::chrono::milliseconds ws_close_timeout{10'000};
+    /// Negotiate permessage-deflate (RFC 7692) when a client offers it.
+    bool ws_per_message_deflate = true;
+
     lifespan_mode lifespan = lifespan_mode::automatic;
     /// Prefix a proxy consumed: the scope's root_path, and prepended to its path.
     std::string root_path;
@@ -97,7 +110,8 @@ public:
     using stopped_handler = std::function<void(std::exception_ptr)>;
 
     /// Throws std::invalid_argument for options that cannot work (no app, no workers, a Unix
-    /// socket or a caller's loop with more than one worker, a socket path too long).
+    /// socket or a caller's loop with more than one worker, a socket path too long, a zero
+    /// `ws_max_message_size` or `ws_close_timeout`, a negative WebSocket interval).
     server(any_app app, server_options options);
     server(const server&) = delete;
     server& operator=(const server&) = delete;
