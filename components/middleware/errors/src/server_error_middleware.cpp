@@ -19,18 +19,6 @@ struct start_tracking_send {
         return downstream(std::move(e));
     }
 };
-
-bool passes_through(const std::exception_ptr& error) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const client_disconnected&) {
-        return true;
-    } catch (const operation_cancelled&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
 }  // namespace
 
 server_error_middleware::server_error_middleware(construct, any_app inner,
@@ -54,7 +42,7 @@ task<void> server_error_middleware::operator()(scope& s, receive r, send sd) con
     } catch (...) {
         error = std::current_exception();
     }
-    if (!started && !passes_through(error)) {
+    if (!started && !is_client_gone_or_cancelled(error)) {
         try {
             co_await send_server_error(s, r, sd, error, options_->debug, options_->handler);
         } catch (...) {

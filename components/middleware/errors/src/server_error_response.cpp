@@ -2,6 +2,7 @@
 
 #include <typeinfo>
 
+#include "tessera/cancellation.hpp"  // operation_cancelled
 #include "tessera/log.hpp"
 #include "tessera/loop.hpp"
 #include "tessera/state.hpp"  // detail::type_display_name
@@ -165,6 +166,18 @@ task<void> send_server_error(scope& s, receive r, send sd, std::exception_ptr er
     request req(s, r);
     const response answer = co_await server_error_response(req, std::move(error), debug, handler);
     co_await answer(s, r, sd);
+}
+
+bool is_client_gone_or_cancelled(const std::exception_ptr& error) noexcept {
+    try {
+        std::rethrow_exception(error);
+    } catch (const client_disconnected&) {
+        return true;
+    } catch (const operation_cancelled&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
 }
 
 }  // namespace tessera

@@ -41,18 +41,6 @@ struct websocket_tracking_send {
     }
 };
 
-// The client left or the request is being torn down: nobody is there to answer.
-bool passes_through(const std::exception_ptr& error) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const client_disconnected&) {
-        return true;
-    } catch (const operation_cancelled&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
 }  // namespace
 
 exception_middleware::exception_middleware(construct, any_app inner, exception_options options)
@@ -86,7 +74,7 @@ task<void> exception_middleware::operator()(scope& s, receive r, send sd) const 
     } catch (...) {
         error = std::current_exception();
     }
-    if (started || passes_through(error)) std::rethrow_exception(error);
+    if (started || is_client_gone_or_cancelled(error)) std::rethrow_exception(error);
 
     if (const auto handler = options_->handlers.find(error)) {
         // `error` stays alive in this frame: the handler reads the exception object it owns.
@@ -101,7 +89,7 @@ task<void> exception_middleware::operator()(scope& s, receive r, send sd) const 
         }
         // A handler that fails before answering is an unhandled error of its own; one that
         // fails while its response is going out can only end the connection.
-        if (started || passes_through(handler_error) || !options_->catch_unhandled) {
+        if (started || is_client_gone_or_cancelled(handler_error) || !options_->catch_unhandled) {
             std::rethrow_exception(handler_error);
         }
         error = handler_error;

@@ -105,6 +105,11 @@ struct exception_description {
 };
 [[nodiscard]] exception_description describe_exception(const std::exception_ptr& error);
 
+/// Whether `error` means nobody is there to answer — the client left (`client_disconnected`) or
+/// the request is being torn down (`operation_cancelled`). Error layers let such exceptions
+/// pass through untouched instead of answering them.
+[[nodiscard]] bool is_client_gone_or_cancelled(const std::exception_ptr& error) noexcept;
+
 // ---- implementation ----------------------------------------------------------------------
 
 template <class F>
