@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "loop_impl.hpp"
+#include "tls_model.hpp"
 #include "tessera/sync_wait.hpp"
 
 namespace tessera {
 
 namespace {
-thread_local event_loop* current_loop = nullptr;
+TESSERA_FAST_TLS thread_local event_loop* current_loop = nullptr;
 thread_local std::unique_ptr<event_loop> lazily_created_loop;
 }  // namespace
 

@@ -190,11 +190,19 @@ struct worker {
     bool ready = false;
     std::exception_ptr failure;
 
+    // The loop's cached time (no system call) tells whether the wall clock needs asking: every
+    // response written in one loop turn shares one check.
+    std::uint64_t date_checked_at = ~std::uint64_t{0};
+
     std::string_view current_date() {
-        const std::time_t now = std::time(nullptr);
-        if (now != date_second) {
-            date_second = now;
-            date = http1::format_http_date(now);
+        const std::uint64_t loop_now = uv_now(uv);
+        if (loop_now != date_checked_at) {
+            date_checked_at = loop_now;
+            const std::time_t now = std::time(nullptr);
+            if (now != date_second) {
+                date_second = now;
+                date = http1::format_http_date(now);
+            }
         }
         return date.view();
     }
@@ -252,7 +260,7 @@ struct request_state {
     bool keep_alive = true;
     std::exception_ptr error;
     std::string activity;
-    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point started;  // set only when the access log is on
     std::uint64_t bytes_out = 0;
     bool head_written = false;  // the app's response head was accepted by the serializer
     int server_status = 0;      // the server answered for the app (500), for the access log
@@ -315,15 +323,17 @@ struct compact_address {
         if (!out) out.emplace();
         out->port = port;
         if (family == AF_INET) {
-            auto& host = out->host;
-            host.clear();
+            // Into a local buffer, then one assign (within the string's inline capacity).
+            char text[16];
+            char* p = text;
             for (std::size_t i = 0; i < 4; ++i) {
-                if (i) host.push_back('.');
+                if (i) *p++ = '.';
                 const unsigned value = bytes[i];
-                if (value >= 100) host.push_back(static_cast<char>('0' + value / 100));
-                if (value >= 10) host.push_back(static_cast<char>('0' + value / 10 % 10));
-                host.push_back(static_cast<char>('0' + value % 10));
+                if (value >= 100) *p++ = static_cast<char>('0' + value / 100);
+                if (value >= 10) *p++ = static_cast<char>('0' + value / 10 % 10);
+                *p++ = static_cast<char>('0' + value % 10);
             }
+            out->host.assign(text, static_cast<std::size_t>(p - text));
             return;
         }
         char text[INET6_ADDRSTRLEN] = {};
@@ -930,7 +940,8 @@ void connection::start_request() {
     req.abort_after = false;
     req.file_active = false;
     req.file_error = nullptr;
-    req.started = std::chrono::steady_clock::now();
+    // Only the access log reads the start time: no clock read per request without it.
+    if (options.access_log && options.sink) req.started = std::chrono::steady_clock::now();
     req.activity.assign(s.method).append(" ").append(head.path);
     if (req.ws) {
         // The handshake ends the HTTP exchange: the parser stays paused at its upgrade event,

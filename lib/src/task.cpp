@@ -3,6 +3,8 @@
 #include <array>
 #include <new>
 
+#include "tls_model.hpp"
+
 namespace tessera::detail {
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -30,21 +32,38 @@ struct free_frame {
     free_frame* next;
 };
 
+// Trivially destructible, so the initial-exec access stays a plain load: a thread_local with a
+// destructor is reached through a guard that calls __tls_get_addr on every access.
 struct frame_cache {
     std::array<free_frame*, bins> heads{};
     std::array<std::size_t, bins> counts{};
-    ~frame_cache() {
-        for (auto* head : heads) {
+    bool cleanup_registered = false;
+    bool closed = false;  // the thread is exiting: frames go straight back to the allocator
+};
+
+TESSERA_FAST_TLS thread_local frame_cache cache;
+
+// Frees the thread's cached frames when it exits. Registered the first time a frame is cached,
+// so the guarded thread_local is touched once per thread, not per frame.
+struct frame_cache_cleanup {
+    ~frame_cache_cleanup() {
+        cache.closed = true;
+        for (auto& head : cache.heads) {
             while (head) {
                 auto* next = head->next;
                 ::operator delete(head);
                 head = next;
             }
         }
+        cache.counts = {};
     }
 };
 
-thread_local frame_cache cache;
+void register_cleanup() {
+    thread_local frame_cache_cleanup cleanup;
+    (void)cleanup;
+    cache.cleanup_registered = true;
+}
 
 constexpr std::size_t bin_of(std::size_t size) noexcept { return (size + granule - 1) / granule - 1; }
 }  // namespace
@@ -64,7 +83,8 @@ void* allocate_frame(std::size_t size) {
 
 void deallocate_frame(void* frame, std::size_t size) noexcept {
     const auto bin = bin_of(size);
-    if (bin < bins && cache.counts[bin] < max_cached_per_bin) {
+    if (bin < bins && cache.counts[bin] < max_cached_per_bin && !cache.closed) {
+        if (!cache.cleanup_registered) register_cleanup();
         auto* node = static_cast<free_frame*>(frame);
         node->next = cache.heads[bin];
         cache.heads[bin] = node;

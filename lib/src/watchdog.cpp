@@ -4,11 +4,12 @@
 #include <utility>
 
 #include "tessera/loop.hpp"
+#include "tls_model.hpp"
 
 namespace tessera {
 
 namespace {
-thread_local std::string_view current_activity;
+TESSERA_FAST_TLS thread_local std::string_view current_activity;
 
 // The callback being timed on this thread. Nested guarded() calls (a callback that runs the loop
 // or resumes work inline) are timed as part of the outermost one.
@@ -17,7 +18,7 @@ struct timed_callback {
     std::chrono::steady_clock::time_point start;
     bool reported = false;
 };
-thread_local timed_callback timing;
+TESSERA_FAST_TLS thread_local timed_callback timing;
 
 void report(event_loop& loop, std::chrono::steady_clock::duration held,
             std::string_view what) noexcept {

@@ -297,3 +297,39 @@ TEST_CASE("is_token and is_field_value check what may go on the wire") {
     CHECK_FALSE(tessera::http1::is_field_value("a\rb"));
     CHECK_FALSE(tessera::http1::is_field_value("a\x7f"));
 }
+
+TEST_CASE("is_field_value finds a forbidden byte wherever it sits in a long value") {
+    // The check runs eight bytes at a time: place each forbidden byte in every position of a
+    // 40-byte value, inside a word and in the tail, and check allowed bytes never trip it.
+    const std::string clean = "text/plain; charset=utf-8; q=0.5 \t\x80\xff|~ok";
+    REQUIRE(tessera::http1::is_field_value(clean));
+    for (const char bad : {'\0', '\r', '\n', '\x1f', '\x7f'}) {
+        for (std::size_t at = 0; at < clean.size(); ++at) {
+            std::string value = clean;
+            value[at] = bad;
+            INFO("byte " << static_cast<int>(bad) << " at " << at);
+            CHECK_FALSE(tessera::http1::is_field_value(value));
+        }
+    }
+    CHECK(tessera::http1::is_field_value(std::string(64, '\t')));
+    CHECK(tessera::http1::is_field_value(std::string(64, ' ')));
+    CHECK(tessera::http1::is_field_value(std::string(64, '\x80')));
+}
+
+TEST_CASE("framing and default fields are recognised whatever the case of a raw field name") {
+    // headers built from raw fields keep names as given; the serializer still knows them.
+    const headers fields(std::vector<tessera::header_field>{{"Transfer-Encoding", "gzip"},
+                                                   {"CONTENT-LENGTH", "999"},
+                                                   {"Date", "yesterday"},
+                                                   {"SERVER", "mine"},
+                                                   {"Content-Type", "a/b"}});
+    response_head h;
+    h.fields = &fields;
+    h.framing = body_framing::content_length;
+    h.content_length = 2;
+    h.date = "Sat, 21 Nov 2026 10:00:00 GMT";
+    h.server = "tessera";
+    CHECK(head_bytes(h) ==
+          "HTTP/1.1 200 OK\r\nDate: yesterday\r\nSERVER: mine\r\nContent-Type: a/b\r\n"
+          "content-length: 2\r\n\r\n");
+}

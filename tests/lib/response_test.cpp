@@ -91,6 +91,10 @@ TEST_CASE("text media types get charset utf-8 unless they name a charset") {
           "text/csv; charset=latin-1");
     CHECK(response("x", 200, {}, "text/csv; Charset=ascii").headers().get("content-type") ==
           "text/csv; Charset=ascii");
+    CHECK(response("x", 200, {}, "text/x;CHARSET=").headers().get("content-type") ==
+          "text/x;CHARSET=");
+    CHECK(response("x", 200, {}, "text/charset").headers().get("content-type") ==
+          "text/charset; charset=utf-8");
     CHECK(response("x", 200, {}, "application/xml").headers().get("content-type") ==
           "application/xml");
 }
