@@ -66,7 +66,10 @@ async_generator<std::string> request::stream() {
 }
 
 task<json> request::json() {
-    const std::string_view text = co_await body();
+    (void)co_await body();
+    // Parsed from the cached string itself: when the transport left parser padding in its
+    // capacity (the server does), the body is read in place instead of copied once more.
+    const std::string& text = scope().extensions.find<received_body>()->bytes;
     try {
         co_return parse_json(text);
     } catch (const json_parse_error& error) {

@@ -798,10 +798,17 @@ bool connection::parse_body_piece() {
         const auto result = io->parser.parse(io->input);
         io->input.remove_prefix(result.consumed);
         switch (result.kind) {
-            case http1::event_kind::body:
-                req.piece.emplace(result.body);
+            case http1::event_kind::body: {
+                // Copied once, with room after the bytes for a JSON parser's read-ahead
+                // (simdjson reads up to 64 bytes past the end): request::json() then parses
+                // the body where it lies instead of copying it into a padded buffer.
+                constexpr std::size_t parser_padding = 64;
+                auto& piece = req.piece.emplace();
+                piece.reserve(result.body.size() + parser_padding);
+                piece.assign(result.body);
                 req.body_parsed += result.body.size();
                 return true;
+            }
             case http1::event_kind::trailers: continue;  // not surfaced to apps (ASGI has none)
             case http1::event_kind::message_complete:
             case http1::event_kind::upgrade:
