@@ -3,13 +3,17 @@
 /// SessionMiddleware), readable on HTTP and WebSocket scopes.
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
 #include "tessera/app.hpp"
+#include "tessera/json.hpp"
 #include "tessera/session.hpp"
 #include "tessera/task.hpp"
 #include "tessera/timestamp_signer.hpp"
