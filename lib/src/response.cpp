@@ -131,7 +131,17 @@ response& response::add_background(background_task work) {
 }
 
 task<void> response::operator()(scope& s, receive r, send sd) const {
-    if (stream_) {
+    if (s.type == scope_type::websocket) {
+        // As Starlette's Response on a WebSocket scope: the answer to the upgrade request is a
+        // denial response (a middleware refusing a WebSocket answers it like a request).
+        if (stream_) {
+            throw std::logic_error(
+                "streaming_response cannot answer a WebSocket handshake: use a fixed-body "
+                "response as the denial");
+        }
+        co_await sd(websocket::denial_start{status_, headers_});
+        co_await sd(websocket::denial_body{body_, false});
+    } else if (stream_) {
         co_await send_stream(s, r, sd);
     } else {
         co_await sd(http::response_start{status_, headers_});

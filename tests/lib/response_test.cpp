@@ -377,3 +377,25 @@ TEST_CASE("a response can be sent any number of times, and copies are independen
     CHECK(r.content == "again");
     CHECK(r.cookies() == cookie_list{{"k", "v"}});
 }
+
+namespace denial_example {
+// Answers every scope, a WebSocket handshake included, with an ordinary response.
+task<void> refuse(scope& s, receive r, send sd) {
+    const plain_text_response answer("Invalid host header", 400, {{"x-why", "host"}});
+    co_await answer(s, r, sd);
+}
+}  // namespace denial_example
+
+TEST_CASE("a response on a WebSocket scope goes out as the handshake's denial response") {
+    test_client client(&denial_example::refuse);
+    CHECK(client.get("/").status == 400);
+    try {
+        (void)client.websocket_connect("/ws");
+        FAIL("expected a denial");
+    } catch (const tessera::testing::websocket_denied& denied) {
+        CHECK(denied.response().status == 400);
+        CHECK(denied.response().headers.get("x-why") == "host");
+        CHECK(denied.response().headers.get("content-type") == "text/plain; charset=utf-8");
+        CHECK(denied.response().text() == "Invalid host header");
+    }
+}

@@ -246,3 +246,10 @@ TEST_CASE("background tasks of a streaming response run after the last chunk") {
     stream.close();
     CHECK(log == std::vector<std::string>{"background"});
 }
+
+TEST_CASE("a streaming response refuses to answer a WebSocket handshake, saying why") {
+    test_client client{streaming_response(chunks_of({"no"}))};
+    CHECK_THROWS_WITH_AS((void)client.websocket_connect("/ws"),
+                         doctest::Contains("cannot answer a WebSocket handshake"),
+                         std::logic_error);
+}

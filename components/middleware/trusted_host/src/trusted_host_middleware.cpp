@@ -21,18 +21,6 @@ bool ends_with_ignoring_case(std::string_view text, std::string_view suffix) noe
     return text.size() >= suffix.size() && iequals(text.substr(text.size() - suffix.size()), suffix);
 }
 
-// `response` sends `http.response.*` events, which a WebSocket scope does not take: there the
-// answer goes out as the denial response Starlette's Response sends on such a scope.
-task<void> send_answer(const response& answer, scope& s, receive r, send sd) {
-    if (s.type != scope_type::websocket) {
-        co_await answer(s, r, sd);
-        co_return;
-    }
-    event start{websocket::denial_start{answer.status(), answer.headers()}};
-    co_await sd(std::move(start));
-    event body{websocket::denial_body{answer.body(), false}};
-    co_await sd(std::move(body));
-}
 }  // namespace
 
 std::optional<std::string_view> host_without_port(std::string_view host_header) noexcept {
@@ -132,7 +120,7 @@ task<void> trusted_host_middleware::operator()(scope& s, receive r, send sd) con
         }
     }
     if (!answer) answer.emplace(plain_text_response("Invalid host header", 400));
-    co_await send_answer(*answer, s, r, sd);
+    co_await (*answer)(s, r, sd);  // on a WebSocket scope, a denial response
 }
 
 }  // namespace tessera
