@@ -226,20 +226,23 @@ struct worker {
 // HTTP deadlines: no timer handle per connection).
 enum class ws_timer : std::uint8_t { none, ping, pong, close };
 
-// One WebSocket connection: the app-event rules, the handshake's key and offered extensions
-// (copies: the scope's headers may change under proxy handling), the frame protocol once
-// accepted, and the messages the app has not received yet. Lives in the request_state from the
-// upgrade request until the connection is freed.
+// One WebSocket connection: the app-event rules, the frame protocol once accepted, and where
+// the app waits. Lives in the request_state from the upgrade request until the connection is
+// freed.
+//
+// Everything an open WebSocket keeps between messages is here, not in connection_io: an idle
+// one (nothing to parse, queue or write) gives its I/O state back to the worker's pool, and the
+// app's suspended `receive` must still be found — and cancelled — through stable addresses.
 struct ws_session {
     explicit ws_session(const scope& s) : exchange(s) {}
 
     websocket_exchange exchange;
-    std::string key;
-    std::vector<std::string> extensions;
     std::optional<ws::protocol> proto;  // from the 101 on
-    // At most ws_inbox_messages: a vector (an empty std::deque allocates over 500 bytes).
-    std::vector<websocket::receive> inbox;
-    std::size_t inbox_bytes = 0;
+    // The app waiting in `receive` (a message or the disconnect) or in `send` (backpressure).
+    std::coroutine_handle<> receive_waiter{};
+    std::coroutine_handle<> drain_waiter{};
+    cancellation_callback receive_cancel, drain_cancel;
+    bool receive_cancelled = false, drain_cancelled = false;
     std::uint64_t deadline = 0;  // loop time (ms) at which `timer` fires
     std::uint32_t pings = 0;     // the keepalive ping's payload: a counter
     ws_timer timer = ws_timer::none;
@@ -345,7 +348,7 @@ struct compact_address {
 struct connection_io {
     explicit connection_io(const http1::parser_limits& limits) : parser(limits) {}
 
-    http1::request_parser parser;
+    http1::request_parser parser;   // HTTP only: unused (reset) once a WebSocket is upgraded
     std::string pending;            // unconsumed input kept between reads
     std::size_t pending_offset = 0;
     std::string_view input;         // the unconsumed input being processed right now
@@ -360,6 +363,17 @@ struct connection_io {
     std::coroutine_handle<> drain_waiter{};
     cancellation_callback receive_cancel, drain_cancel;
     bool receive_cancelled = false, drain_cancelled = false;
+
+    // A WebSocket's messages the app has not received yet (at most ws_inbox_messages: a vector,
+    // as an empty std::deque allocates over 500 bytes). Here rather than in the session: a
+    // WebSocket keeps its I/O state while any wait, and its capacity goes back to the pool with it.
+    std::vector<websocket::receive> ws_inbox;
+    std::size_t ws_inbox_bytes = 0;
+    // A WebSocket handshake's key and offered extensions until the app answers it (copies: the
+    // scope's headers may change under proxy handling). Here, not in the session: a WebSocket
+    // keeps its I/O state until it is upgraded.
+    std::string ws_key;
+    std::vector<std::string> ws_extensions;
 
     // Nothing is written while set: a file body is being opened (its head may still change) or
     // sent (nothing may overtake its bytes).
@@ -382,9 +396,12 @@ struct connection {
     connection* prev = nullptr;
     connection* next = nullptr;
     // Everything a connection needs only while it reads, writes or serves a request. Idle
-    // keep-alive connections give it back to the worker's pool, so they hold only the handle
-    // and these few fields.
+    // keep-alive connections and idle WebSockets give it back to the worker's pool, so they hold
+    // only the handle and these few fields.
     std::unique_ptr<connection_io> io;
+    // A WebSocket's request state (its scope, the app's coroutine, its session), moved here out
+    // of `io` at the upgrade so that `io` can go back to the pool while the WebSocket is idle.
+    std::unique_ptr<request_state> ws_request;
     compact_address client, local;
     std::uint8_t handles_open = 0;  // the stream; freed when closed and no request runs
     timer_mode mode = timer_mode::none;
@@ -403,6 +420,15 @@ struct connection {
     uv_stream_t* stream() noexcept { return reinterpret_cast<uv_stream_t*>(&handle); }
     connection_io& use_io();
     void release_io_if_idle();
+    // The request in flight: a WebSocket's (held by the connection), else the HTTP one in `io`.
+    [[nodiscard]] request_state* request() const noexcept {
+        if (ws_request) return ws_request.get();
+        return io ? io->request.get() : nullptr;
+    }
+    // The WebSocket session; null for HTTP (and before a handshake is found valid).
+    [[nodiscard]] ws_session* session() const noexcept {
+        return ws_request ? ws_request->ws.get() : nullptr;
+    }
 
     // --- lifetime ---
     void close();
@@ -439,6 +465,7 @@ struct connection {
     void log_app_failure(const request_state& req, const std::optional<std::string>& problem);
     void close_after_writing();
     void access_log(const request_state& req) const;
+    void ws_access_log(const request_state& req, std::string_view outcome) const;
 
     // --- file bodies (sendfile) ---
     void begin_file(const http::response_file& source);
@@ -465,25 +492,42 @@ struct connection {
     void disarm();
     void on_timer();
 
+    // Where the app waits in `receive` and in `send`: a WebSocket's session, or the HTTP
+    // request's I/O state.
+    std::coroutine_handle<>& receive_waiter() noexcept {
+        ws_session* ws = session();
+        return ws ? ws->receive_waiter : io->receive_waiter;
+    }
+    std::coroutine_handle<>& drain_waiter() noexcept {
+        ws_session* ws = session();
+        return ws ? ws->drain_waiter : io->drain_waiter;
+    }
+
     // Resume the app inline, from the top of a loop callback, under its request's watchdog label
     // (restored afterwards, so no label outlives its request).
     void wake_receiver() {
-        if (auto waiter = std::exchange(io->receive_waiter, {})) {
-            io->receive_cancel.unregister();
-            const detail::resumption_activity label(io->request ? io->request->activity : std::string_view{});
+        ws_session* ws = session();
+        if (auto waiter = std::exchange(receive_waiter(), {})) {
+            (ws ? ws->receive_cancel : io->receive_cancel).unregister();
+            const request_state* req = request();
+            const detail::resumption_activity label(req ? req->activity : std::string_view{});
             waiter.resume();
         }
     }
     void wake_drainer() {
-        if (auto waiter = std::exchange(io->drain_waiter, {})) {
-            io->drain_cancel.unregister();
-            const detail::resumption_activity label(io->request ? io->request->activity : std::string_view{});
+        ws_session* ws = session();
+        if (auto waiter = std::exchange(drain_waiter(), {})) {
+            (ws ? ws->drain_cancel : io->drain_cancel).unregister();
+            const request_state* req = request();
+            const detail::resumption_activity label(req ? req->activity : std::string_view{});
             waiter.resume();
         }
     }
 };
 
-static_assert(sizeof(connection) <= 352, "an idle connection must not grow (see docs/server.md)");
+// 360, not 352, since `ws_request`: glibc serves both from the same 368-byte chunk (a request
+// plus its 8-byte header, rounded up to 16), so an idle keep-alive connection costs no more.
+static_assert(sizeof(connection) <= 360, "an idle connection must not grow (see docs/server.md)");
 
 // A file body going out with sendfile (http.response.pathsend): opened, measured and sent on
 // the thread pool so the loop never waits for the disk. Owned by the connection's I/O state;
@@ -578,10 +622,10 @@ void connection::close() {
     disarm();
     stop_reading();
     peer_gone = true;
-    if (websocket && io && io->request && io->request->ws) {
+    if (ws_session* ws = session()) {
         // The app's receive yields the disconnect (1006 unless a close frame said otherwise).
-        io->request->ws->exchange.on_client_gone();
-        io->request->ws->timer = ws_timer::none;
+        ws->exchange.on_client_gone();
+        ws->timer = ws_timer::none;
     }
     // Fix: the connection stays in the worker's list until it is freed (maybe_free), not only
     // until it closes. A request still running on a closed connection (its client left) was
@@ -597,7 +641,18 @@ void connection::close() {
     uv_close(reinterpret_cast<uv_handle_t*>(&handle), on_closed);
     // A request still running learns the client has gone: receive yields disconnect and send
     // throws; it unwinds on its own and the connection is freed after it. Resumed from the loop:
-    // close() may be running inside the app's own code.
+    // close() may be running inside the app's own code. (A WebSocket's app waits in its
+    // session, which an idle WebSocket keeps without `io`.)
+    if (ws_session* ws = session()) {
+        if (auto waiter = std::exchange(ws->receive_waiter, {})) {
+            ws->receive_cancel.unregister();
+            owner->loop->post(waiter);
+        }
+        if (auto waiter = std::exchange(ws->drain_waiter, {})) {
+            ws->drain_cancel.unregister();
+            owner->loop->post(waiter);
+        }
+    }
     if (!io) {
         owner->maybe_finish_drain();
         return;
@@ -615,7 +670,7 @@ void connection::close() {
 
 void connection::maybe_free() {
     if (handles_open > 0 || deferred) return;
-    if (in_request && io && io->request && !io->request->app_done) return;
+    if (const request_state* req = request(); in_request && req && !req->app_done) return;
     if (prev) {
         prev->next = next;
     } else if (owner->connections == this) {
@@ -976,8 +1031,17 @@ void connection::start_request() {
     starting = false;
 }
 
+// The app's `receive`: a WebSocket's app waits in ws_receive itself rather than through
+// receive_event, so an idle WebSocket holds one suspended coroutine frame fewer (384 bytes).
+struct app_receiver {
+    connection* self;
+    task<event> operator()() const {
+        return self->websocket ? self->ws_receive() : self->receive_event();
+    }
+};
+
 detail::driver connection::run_app(connection& self, request_state& req) {
-    receive_member<connection, &connection::receive_event> receive_impl{&self};
+    app_receiver receive_impl{&self};
     send_member<connection, &connection::send_event> send_impl{&self};
     try {
         const activity_scope label(req.activity);
@@ -1235,6 +1299,22 @@ void connection::finish_request() {
 // refusal, or a denial response. Keepalive pings and the close handshake's timeout are
 // deadlines checked by the worker's sweep.
 
+// One access-log line per handshake the app answered, worded as uvicorn's:
+// `127.0.0.1:50000 - "WebSocket /chat?room=1" [accepted]`, or the status it got instead (403 for
+// a close before accepting, a denial response's status, 500 when the app never answered).
+void connection::ws_access_log(const request_state& req, std::string_view outcome) const {
+    const auto& options = owner->shared->options;
+    if (!options.access_log || !options.sink) return;
+    const auto& s = req.request_scope;
+    std::string line;
+    line.reserve(64);
+    line.append(s.client ? s.client->to_string() : std::string("-"));
+    line.append(" - \"WebSocket ").append(s.raw_path);
+    if (!s.query_string.empty()) line.append("?").append(s.query_string);
+    line.append("\" ").append(outcome);
+    emit(options.sink, log_level::info, "access", line);
+}
+
 // Sets up the WebSocket session for a valid handshake (false: the app runs), or answers a
 // malformed one without the app (true).
 bool connection::start_websocket(const ws::handshake_request& hs) {
@@ -1242,9 +1322,13 @@ bool connection::start_websocket(const ws::handshake_request& hs) {
     const auto& head = io->parser.head();
     if (hs.status == ws::handshake_status::ok && head.body == http1::body_kind::none) {
         websocket = true;
+        // The connection holds the request from now on (the object stays where it is, so the
+        // caller's references remain valid): `io` may go back to the pool while it is idle.
+        ws_request = std::move(io->request);
         req.ws = std::make_unique<ws_session>(req.request_scope);
-        req.ws->key.assign(hs.key);
-        for (const auto value : hs.extensions) req.ws->extensions.emplace_back(value);
+        io->ws_key.assign(hs.key);
+        io->ws_extensions.clear();
+        for (const auto value : hs.extensions) io->ws_extensions.emplace_back(value);
         return false;
     }
     const int status = hs.status == ws::handshake_status::upgrade_required ? 426 : 400;
@@ -1260,7 +1344,7 @@ bool connection::start_websocket(const ws::handshake_request& hs) {
 }
 
 void connection::process_websocket() {
-    auto& req = *io->request;
+    auto& req = *ws_request;
     auto& ws = *req.ws;
     if (in_request && req.app_done) finish_websocket();
     if (closing || close_after_flush) return;
@@ -1281,8 +1365,8 @@ void connection::process_websocket() {
         // reading) until it catches up. Once the app has closed or returned, messages are
         // dropped and parsing goes on to find the client's close.
         const bool app_listening = in_request && !proto.close_sent();
-        if (app_listening && !ws.inbox.empty() &&
-            (ws.inbox.size() >= ws_inbox_messages || ws.inbox_bytes >= ws_inbox_bytes)) {
+        if (app_listening && !io->ws_inbox.empty() &&
+            (io->ws_inbox.size() >= ws_inbox_messages || io->ws_inbox_bytes >= ws_inbox_bytes)) {
             stop_reading();
             return;
         }
@@ -1296,8 +1380,8 @@ void connection::process_websocket() {
             case ws::protocol_event::message: {
                 std::string data = proto.take_message();
                 if (app_listening) {
-                    ws.inbox_bytes += data.size();
-                    ws.inbox.emplace_back(std::move(data), proto.is_binary());
+                    io->ws_inbox_bytes += data.size();
+                    io->ws_inbox.emplace_back(std::move(data), proto.is_binary());
                     wake_receiver();
                 }
                 break;
@@ -1328,39 +1412,49 @@ void connection::process_websocket() {
 
 task<event> connection::ws_receive() {
     for (;;) {
-        auto& ws = *io->request->ws;
-        switch (ws.exchange.next_receive(!ws.inbox.empty())) {
+        auto& ws = *session();
+        // No `io`: an idle WebSocket, nothing waiting.
+        switch (ws.exchange.next_receive(io && !io->ws_inbox.empty())) {
             case websocket_receive_step::connect: co_return websocket::connect{};
             case websocket_receive_step::message: {
-                websocket::receive message = std::move(ws.inbox.front());
-                ws.inbox.erase(ws.inbox.begin());
-                ws.inbox_bytes -= message.data.size();
-                // Parsing paused for the app: go on from the loop's top.
-                if (!reading && !closing && !close_after_flush && ws.upgraded) owner->defer(this);
+                websocket::receive message = std::move(io->ws_inbox.front());
+                io->ws_inbox.erase(io->ws_inbox.begin());
+                io->ws_inbox_bytes -= message.data.size();
+                // Parsing paused for the app: go on from the loop's top. So too when the app
+                // took the last message outside a read's round, whose end would otherwise have
+                // given back the I/O state of a WebSocket now idle.
+                if (!closing && !close_after_flush && ws.upgraded &&
+                    (!reading || (!in_round && io->ws_inbox.empty()))) {
+                    owner->defer(this);
+                }
                 co_return message;
             }
             case websocket_receive_step::disconnect: co_return ws.exchange.disconnect_event();
             case websocket_receive_step::wait: break;
         }
-        co_await wait_slot{*this, io->receive_waiter, io->receive_cancel, io->receive_cancelled};
+        wait_slot slot{*this, ws.receive_waiter, ws.receive_cancel, ws.receive_cancelled};
+        co_await slot;
     }
 }
 
 task<void> connection::ws_send(event e) {
-    auto& req = *io->request;
+    auto& req = *ws_request;
     auto& ws = *req.ws;
+    use_io();  // an idle WebSocket takes its I/O state back from the pool
     const websocket_output out = ws.exchange.on_send(e);  // throws on misuse or a client gone
     const auto& options = owner->shared->options;
     switch (out.what) {
         case websocket_output::kind::nothing: co_return;
         case websocket_output::kind::accept:
             if (closing) throw client_disconnected();
+            ws_access_log(req, "[accepted]");
             write_ws_accept(ws, out);
             break;
         case websocket_output::kind::reject:
             // Closed before accepting: 403, as uvicorn answers.
             if (!closing) write_simple_response(403, {}, true);
             req.server_status = 403;
+            ws_access_log(req, "403");
             co_return;
         case websocket_output::kind::denial: {
             if (closing) throw client_disconnected();
@@ -1383,6 +1477,8 @@ task<void> connection::ws_send(event e) {
                     throw protocol_error("the app's denial response head is invalid: " +
                                          std::string(http1::to_string(error)));
                 }
+                req.server_status = piece.status;
+                ws_access_log(req, std::to_string(piece.status));
             } else if (piece.what == exchange_output::kind::body) {
                 http1::write_body(ws.denial_framing, piece.bytes, piece.last, io->batch);
             }
@@ -1408,11 +1504,16 @@ task<void> connection::ws_send(event e) {
     flush();
     // Write backpressure, as for HTTP bodies: wait while the client has not read enough.
     while (!closing && queued() >= options.write_high_water) {
-        co_await wait_slot{*this, io->drain_waiter, io->drain_cancel, io->drain_cancelled};
+        wait_slot slot{*this, ws.drain_waiter, ws.drain_cancel, ws.drain_cancelled};
+        co_await slot;
     }
     if (closing && out.what == websocket_output::kind::message) throw client_disconnected();
     // The app's bytes are valid only until this send completes.
     if (io && !io->batch.empty()) io->batch.own();
+    // Sent from outside a read's round (the app woke on its own, e.g. a timer): the I/O state
+    // taken for this send goes back from the loop's top once it is all written. Never here:
+    // the callers up this stack may be using it.
+    if (!in_round && !closing && io && !writing && io->batch.empty()) owner->defer(this);
 }
 
 // The 101 (with the subprotocol, the agreed compression and the app's extra fields), then the
@@ -1422,12 +1523,13 @@ void connection::write_ws_accept(ws_session& ws, const websocket_output& out) {
     ws::deflate_options deflate_settings;
     deflate_settings.enabled = options.ws_per_message_deflate;
     std::optional<ws::deflate_agreement> deflate;
-    if (deflate_settings.enabled && !ws.extensions.empty()) {
-        const std::vector<std::string_view> offers(ws.extensions.begin(), ws.extensions.end());
+    if (deflate_settings.enabled && !io->ws_extensions.empty()) {
+        const std::vector<std::string_view> offers(io->ws_extensions.begin(),
+                                                   io->ws_extensions.end());
         deflate = ws::negotiate_deflate(offers, deflate_settings);
     }
     const tessera::headers fields = ws::accept_headers(
-        ws.key, out.subprotocol ? std::string_view(*out.subprotocol) : std::string_view{},
+        io->ws_key, out.subprotocol ? std::string_view(*out.subprotocol) : std::string_view{},
         deflate ? std::string_view(deflate->response) : std::string_view{}, *out.fields);
     std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
     if (options.date_header) head.append("date: ").append(owner->current_date()).append("\r\n");
@@ -1444,7 +1546,8 @@ void connection::write_ws_accept(ws_session& ws, const websocket_output& out) {
         .compression = deflate_settings,
     });
     ws.upgraded = true;
-    io->request->server_status = 101;
+    ws_request->server_status = 101;
+    io->ws_extensions.clear();
     if (options.ws_ping_interval.count() > 0) ws_arm(ws_timer::ping, options.ws_ping_interval);
     if (owner->draining) {
         // Accepted while the server shuts down: closed at once, as the others were.
@@ -1460,7 +1563,7 @@ void connection::write_ws_accept(ws_session& ws, const websocket_output& out) {
 // This end's close frame is queued: once the client's close has arrived too, the connection
 // ends after writing; otherwise the client's answer is awaited, up to ws_close_timeout.
 void connection::ws_close_sent() {
-    auto& ws = *io->request->ws;
+    auto& ws = *session();
     if (ws.proto->closed()) {
         close_after_writing();
         return;
@@ -1471,18 +1574,19 @@ void connection::ws_close_sent() {
 }
 
 void connection::ws_arm(ws_timer t, std::chrono::milliseconds after) {
-    auto& ws = *io->request->ws;
+    auto& ws = *session();
     ws.timer = t;
     ws.deadline = uv_now(owner->uv) + static_cast<std::uint64_t>(after.count());
 }
 
 void connection::on_ws_timer() {
-    auto& ws = *io->request->ws;
+    auto& ws = *session();
     const auto& options = owner->shared->options;
     switch (std::exchange(ws.timer, ws_timer::none)) {
         case ws_timer::none: return;
         case ws_timer::ping: {
             if (ws.proto->close_sent()) return;
+            use_io();  // an idle WebSocket's is in the pool
             const std::uint32_t n = ++ws.pings;
             char payload[4];
             std::memcpy(payload, &n, sizeof payload);
@@ -1493,14 +1597,15 @@ void connection::on_ws_timer() {
             } else {
                 ws_arm(ws_timer::ping, options.ws_ping_interval);
             }
+            release_io_if_idle();  // the ping went out at once: idle again
             return;
         }
         case ws_timer::pong:
             // The client no longer answers: fail with 1011 (as the websockets library does) and
             // drop the connection without waiting for a close it will not send.
-            (void)ws.proto->send_close(1011, "keepalive ping timeout", io->batch);
+            (void)ws.proto->send_close(1011, "keepalive ping timeout", use_io().batch);
             ws.exchange.on_client_gone();
-            if (io->receive_waiter) owner->loop->post(std::exchange(io->receive_waiter, {}));
+            if (ws.receive_waiter) owner->loop->post(std::exchange(ws.receive_waiter, {}));
             // A client that stopped reading may never take the close frame: bounded too.
             ws_arm(ws_timer::close, options.ws_close_timeout);
             close_after_writing();
@@ -1512,19 +1617,21 @@ void connection::on_ws_timer() {
 }
 
 void connection::finish_websocket() {
-    auto& req = *io->request;
+    auto& req = *ws_request;
     auto& ws = *req.ws;
+    use_io();
     in_request = false;
     const websocket_ending ending = ws.exchange.on_app_return(req.error != nullptr);
     log_app_failure(req, ending.problem);
     owner->shared->request_served();
-    ws.inbox.clear();
-    ws.inbox_bytes = 0;
+    io->ws_inbox.clear();
+    io->ws_inbox_bytes = 0;
     if (closing) return;
     switch (ending.what) {
         case websocket_ending::kind::respond_500:
             write_simple_response(500, "Internal Server Error", true);
             req.server_status = 500;
+            ws_access_log(req, "500");
             return;
         case websocket_ending::kind::close:
             (void)ws.proto->send_close(ending.code, {}, io->batch);
@@ -1579,8 +1686,8 @@ void connection::flush() {
     if (io->batch.empty()) {
         if (close_after_flush) {
             close();
-        } else if (io->drain_waiter) {
-            owner->loop->post(std::exchange(io->drain_waiter, {}));
+        } else if (drain_waiter()) {
+            owner->loop->post(std::exchange(drain_waiter(), {}));
         }
         return;
     }
@@ -1636,6 +1743,8 @@ void connection::on_write_done(int status) {
             arm(timer_mode::keep_alive, owner->shared->options.keep_alive_timeout);
         }
         release_io_if_idle();
+    } else if (!closing && websocket) {
+        release_io_if_idle();  // the WebSocket's last bytes are out
     }
 }
 
@@ -1998,10 +2107,21 @@ connection_io& connection::use_io() {
 // I/O state to the worker's pool: 10,000 idle connections then cost their handles, not 10,000
 // parsers, buffers and request states. The pool is bounded; warm objects keep their capacity,
 // so busy connections do not reallocate.
+//
+// So does an upgraded WebSocket with nothing to parse, queue or write and no message waiting
+// for its app: what it keeps between messages (the protocol state, where its app waits) is in
+// its session, and a partial frame's bytes are kept by the protocol. Its parser is reset: it
+// stayed paused at the upgrade and is never used again on this connection.
 void connection::release_io_if_idle() {
-    if (!io || closing || in_request || websocket || writing || !io->input.empty() || !io->batch.empty() ||
-        !io->parser.idle() || io->receive_waiter || io->drain_waiter || io->file ||
-        io->discarding_body) {
+    if (!io || closing || writing || !io->input.empty() || !io->batch.empty() || io->file) return;
+    if (websocket) {
+        const ws_session* ws = session();
+        if (!ws || !ws->upgraded || close_after_flush || in_round || !io->ws_inbox.empty() ||
+            io->hold_output) {
+            return;
+        }
+    } else if (in_request || !io->parser.idle() || io->receive_waiter || io->drain_waiter ||
+               io->discarding_body) {
         return;
     }
     if (io->request) {
@@ -2027,9 +2147,8 @@ void worker::sweep() {
     for (connection* c = connections; c;) {
         connection* next = c->next;
         if (!c->closing && c->mode != timer_mode::none && now >= c->deadline) c->on_timer();
-        if (!c->closing && c->websocket && c->io && c->io->request && c->io->request->ws) {
-            const auto& ws = *c->io->request->ws;
-            if (ws.timer != ws_timer::none && now >= ws.deadline) c->on_ws_timer();
+        if (const ws_session* ws = c->session(); ws && !c->closing) {
+            if (ws->timer != ws_timer::none && now >= ws->deadline) c->on_ws_timer();
         }
         c = next;
     }
@@ -2163,12 +2282,12 @@ void worker::begin_drain(std::chrono::milliseconds graceful) {
             // Like a server going away (RFC 6455's 1001): an open WebSocket is closed, and the
             // app's receive yields the disconnect with that code. One still deciding on its
             // handshake is closed the same way if it accepts.
-            auto& ws = *c->io->request->ws;
+            auto& ws = *c->session();
             if (ws.upgraded && !ws.proto->close_sent()) {
                 ws.exchange.on_client_close(1001, "server shutting down");
-                (void)ws.proto->send_close(1001, "server shutting down", c->io->batch);
+                (void)ws.proto->send_close(1001, "server shutting down", c->use_io().batch);
                 c->ws_close_sent();
-                if (c->io->receive_waiter) loop->post(std::exchange(c->io->receive_waiter, {}));
+                if (ws.receive_waiter) loop->post(std::exchange(ws.receive_waiter, {}));
             }
         } else {
             c->io->request->keep_alive = false;
@@ -2208,8 +2327,8 @@ void worker::on_shutdown_timer() {
 void worker::drop_all() {
     for (connection* c = connections; c;) {
         connection* next = c->next;
-        if (c->in_request && c->io->request && !c->io->request->app_done) {
-            c->io->request->cancellation.cancel();
+        if (request_state* req = c->request(); c->in_request && req && !req->app_done) {
+            req->cancellation.cancel();
         }
         c->close();
         c = next;

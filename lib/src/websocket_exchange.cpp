@@ -210,7 +210,7 @@ websocket_output websocket_exchange::on_send(const event& e) {
         // The denial is an HTTP response to the handshake request; http_exchange applies the
         // framing and Content-Length rules. Denials are rare, so copying the headers into the
         // HTTP event is fine; the output points at the app's own headers.
-        denial_.emplace(*scope_);
+        denial_ = std::make_unique<http_exchange>(*scope_);
         const event head = http::response_start{start->status, start->headers};
         out.response = denial_->on_send(head);
         out.response.fields = &start->headers;

@@ -61,7 +61,8 @@ bool protocol::on_header(const frame_header& h) {
         if (h.rsv1) return error(1002, "RSV1 on a control frame");
         if (h.op == opcode::close && h.length == 1) return error(1002, "1-byte close payload");
         control_op_ = h.op;
-        control_size_ = 0;
+        control_.clear();
+        in_control_ = true;
         return true;
     }
     if (h.op == opcode::continuation) {
@@ -125,7 +126,8 @@ bool protocol::on_data(std::string_view piece, bool message_end) {
 }
 
 protocol_event protocol::on_control_end(http1::write_batch& out) {
-    const std::string_view payload(control_.data(), control_size_);
+    in_control_ = false;
+    const std::string_view payload(control_);
     switch (control_op_) {
         case opcode::ping:
             // Nothing may follow our close frame, so a ping after it goes unanswered.
@@ -166,6 +168,9 @@ protocol_event protocol::on_control_end(http1::write_batch& out) {
 protocol_result protocol::parse(std::span<char> input, http1::write_batch& out) {
     if (failed_) return {protocol_event::fail, 0};
     if (close_received_) return {protocol_event::need_more, input.size()};
+    // The last control payload (valid until now) went past the string's inline size: give it
+    // back, so that an idle connection holds no buffer for a rare long ping.
+    if (!in_control_ && control_.capacity() > std::string().capacity()) std::string().swap(control_);
     std::size_t pos = 0;
     while (true) {
         const frame_result r = frames_.parse(input.subspan(pos));
@@ -192,8 +197,7 @@ protocol_result protocol::parse(std::span<char> input, http1::write_batch& out) 
             case frame_event::payload: {
                 const frame_header& h = frames_.header();
                 if (is_control(h.op)) {
-                    std::copy(r.payload.begin(), r.payload.end(), control_.data() + control_size_);
-                    control_size_ += r.payload.size();
+                    control_.append(r.payload.begin(), r.payload.end());
                     if (!r.frame_end) break;
                     const protocol_event e = on_control_end(out);
                     if (e == protocol_event::fail) {
@@ -212,16 +216,18 @@ protocol_result protocol::parse(std::span<char> input, http1::write_batch& out) 
     }
 }
 
-mask_key protocol::next_mask() noexcept {
-    if (mask_used_ + 4 > mask_pool_.size()) {
-        if (RAND_bytes(mask_pool_.data(), static_cast<int>(mask_pool_.size())) != 1) {
+mask_key protocol::next_mask() {
+    if (!mask_pool_) mask_pool_ = std::make_unique<std::array<std::uint8_t, mask_pool_size>>();
+    auto& pool = *mask_pool_;
+    if (mask_used_ + 4 > pool.size()) {
+        if (RAND_bytes(pool.data(), static_cast<int>(pool.size())) != 1) {
             std::random_device os;
-            for (auto& b : mask_pool_) b = static_cast<std::uint8_t>(os());
+            for (auto& b : pool) b = static_cast<std::uint8_t>(os());
         }
         mask_used_ = 0;
     }
     mask_key key;
-    std::copy_n(mask_pool_.data() + mask_used_, 4, key.data());
+    std::copy_n(pool.data() + mask_used_, 4, key.data());
     mask_used_ += 4;
     return key;
 }

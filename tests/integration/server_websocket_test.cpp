@@ -5,6 +5,7 @@
 #include <atomic>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <tessera/events.hpp>
 #include <tessera/ws/frame.hpp>
@@ -19,6 +20,7 @@ namespace {
 // What the app saw, for the test thread.
 struct ws_probe {
     std::atomic<int> disconnect_code{0};
+    std::atomic<int> disconnects_1001{0};  // apps that saw disconnect(1001)
     std::atomic<bool> accepted{false};
     std::atomic<bool> scope_ok{false};  // scheme ws, path, query and subprotocols as sent
     gate go;  // /slow waits for it before receiving
@@ -31,6 +33,8 @@ struct ws_probe {
 //   /silent returns without answering (500)
 //   /slow   accepts, waits for the probe's gate, then echoes
 //   /flood  accepts, sends 40 binary messages of 256 KiB numbered in their first byte, closes
+//   /later-flood  the same once a first message arrived (the WebSocket was idle meanwhile)
+//   /push   accepts, waits for the probe's gate (on a timer), sends "pushed", then echoes
 // HTTP requests get "http ok".
 task<void> ws_app(scope& s, receive r, tessera::send sd, ws_probe* probe) {
     if (s.type != scope_type::websocket) {
@@ -67,7 +71,16 @@ task<void> ws_app(scope& s, receive r, tessera::send sd, ws_probe* probe) {
     co_await sd(accept);
     probe->accepted = true;
     if (s.path == "/slow") co_await wait_for(probe->go);
-    if (s.path == "/flood") {
+    if (s.path == "/push") {
+        co_await wait_for(probe->go);
+        const websocket::send pushed(std::string_view("pushed"), false);
+        co_await sd(pushed);
+    }
+    if (s.path == "/later-flood") {
+        const event first = co_await r();
+        CHECK(std::holds_alternative<websocket::receive>(first));
+    }
+    if (s.path == "/flood" || s.path == "/later-flood") {
         std::string payload(256 * 1024, 'f');
         for (int i = 0; i < 40; ++i) {
             payload[0] = static_cast<char>(i);
@@ -81,6 +94,7 @@ task<void> ws_app(scope& s, receive r, tessera::send sd, ws_probe* probe) {
         const event e = co_await r();
         if (const auto* gone = std::get_if<websocket::disconnect>(&e)) {
             probe->disconnect_code = gone->code;
+            if (gone->code == 1001) ++probe->disconnects_1001;
             co_return;
         }
         const auto& message = std::get<websocket::receive>(e);
@@ -418,4 +432,137 @@ TEST_CASE("an app sending more than the client reads is held back and every mess
     CHECK(e.what == ws_event::kind::close);
     CHECK(e.code == 1000);
     CHECK(c.wait_closed());
+}
+
+// An idle WebSocket (nothing to parse, queue or write) gives its I/O state back to the worker's
+// pool and takes one again for the next bytes: these cover each way back from idle.
+
+TEST_CASE("a WebSocket idle between messages goes on: messages and pings, again and again") {
+    fixture f;
+    ws_client c = f.open();
+    for (int i = 0; i < 3; ++i) {
+        c.send_text("round " + std::to_string(i));
+        CHECK(c.next_skipping_control().data == "round " + std::to_string(i));
+        c.send_ping("idle ping " + std::to_string(i));
+        const auto pong = c.next();
+        CHECK(pong.what == ws_event::kind::pong);
+        CHECK(pong.data == "idle ping " + std::to_string(i));
+    }
+    c.send_binary(std::string(100 * 1024, 'b'));  // more than one read
+    const auto e = c.next_skipping_control();
+    CHECK(e.binary);
+    CHECK(e.data == std::string(100 * 1024, 'b'));
+}
+
+TEST_CASE("a fragmented message and a frame split across idle periods are put back together") {
+    fixture f;
+    ws_client c = f.open();
+    c.send_raw(masked(ws::opcode::text, false, "first half, "));
+    c.send_ping("between");
+    // The pong says the fragment was parsed: the WebSocket waits, idle, inside a message.
+    const auto pong = c.next();
+    CHECK(pong.what == ws_event::kind::pong);
+    CHECK(pong.data == "between");
+    const std::string last = masked(ws::opcode::continuation, true, "second half");
+    c.send_raw(last.substr(0, 3));  // the frame's header, cut: the protocol keeps the part
+    c.send_raw(last.substr(3));
+    const auto e = c.next_skipping_control();
+    CHECK(e.what == ws_event::kind::message);
+    CHECK(e.data == "first half, second half");
+}
+
+TEST_CASE("an app woken by its own timer sends to its idle WebSocket, which then receives again") {
+    fixture f;
+    ws_client c = f.open("/push");
+    f.probe.go.release();
+    const auto pushed = c.next_skipping_control();
+    CHECK(pushed.what == ws_event::kind::message);
+    CHECK(pushed.data == "pushed");
+    c.send_text("after the push");
+    CHECK(c.next_skipping_control().data == "after the push");
+}
+
+TEST_CASE("an app that sends after its WebSocket went idle is held back and every message arrives") {
+    fixture f;
+    ws_client c = f.open("/later-flood");
+    c.send_text("go");
+    for (int i = 0; i < 40; ++i) {
+        const auto e = c.next_skipping_control();
+        REQUIRE(e.what == ws_event::kind::message);
+        CHECK(e.data.size() == 256 * 1024);
+        CHECK(static_cast<int>(e.data[0]) == i);
+    }
+    const auto e = c.next_skipping_control();
+    CHECK(e.what == ws_event::kind::close);
+    CHECK(e.code == 1000);
+    CHECK(c.wait_closed());
+}
+
+TEST_CASE("a client's close to an idle WebSocket is echoed and the app sees its code") {
+    fixture f;
+    ws_client c = f.open();
+    c.send_text("before");
+    CHECK(c.next_skipping_control().data == "before");
+    c.send_close(1000, "done");
+    const auto e = c.next_skipping_control();
+    CHECK(e.what == ws_event::kind::close);
+    CHECK(e.code == 1000);
+    CHECK(c.wait_closed());
+    CHECK(eventually([&] { return f.probe.disconnect_code.load() == 1000; }));
+}
+
+TEST_CASE("a graceful shutdown closes every idle WebSocket with 1001 and each app sees it") {
+    fixture f;
+    std::vector<ws_client> clients;
+    for (int i = 0; i < 3; ++i) {
+        clients.push_back(f.open());
+        clients.back().send_text("idle " + std::to_string(i));
+        CHECK(clients.back().next_skipping_control().data == "idle " + std::to_string(i));
+    }
+    std::thread stopper([&] { f.server.srv.stop(); });
+    for (auto& c : clients) {
+        const auto e = c.next_skipping_control();
+        CHECK(e.what == ws_event::kind::close);
+        CHECK(e.code == 1001);
+        CHECK(c.wait_closed());
+    }
+    stopper.join();
+    CHECK(f.probe.disconnects_1001.load() == 3);
+}
+
+TEST_CASE("WebSocket handshakes are access-logged: accepted, 403, the denial's status, 500") {
+    log_capture logs;
+    auto options = quiet();
+    options.access_log = true;
+    options.sink = logs.sink();
+    fixture f(options);
+    ws_client c = f.open("/ws?room=1");
+    for (const char* path : {"/reject", "/deny", "/silent"}) {
+        ws_client refused(f.server.port());
+        REQUIRE(refused.handshake(path));
+    }
+    const auto has = [&](std::string_view ending) {
+        for (const auto& line : logs.of("access")) {
+            if (line.size() >= ending.size() && line.starts_with("127.0.0.1:") &&
+                line.ends_with(ending)) {
+                return true;
+            }
+        }
+        return false;
+    };
+    CHECK(eventually([&] { return has(R"( - "WebSocket /ws?room=1" [accepted])"); }));
+    CHECK(eventually([&] { return has(R"( - "WebSocket /reject" 403)"); }));
+    CHECK(eventually([&] { return has(R"( - "WebSocket /deny" 401)"); }));
+    CHECK(eventually([&] { return has(R"( - "WebSocket /silent" 500)"); }));
+}
+
+TEST_CASE("no WebSocket access-log line is written when the access log is off") {
+    log_capture logs;
+    auto options = quiet();
+    options.sink = logs.sink();
+    fixture f(options);
+    ws_client c = f.open();
+    c.send_text("x");
+    CHECK(c.next_skipping_control().data == "x");
+    CHECK(logs.of("access").empty());
 }

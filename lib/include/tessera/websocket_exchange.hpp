@@ -4,6 +4,7 @@
 /// HTTP.
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -159,7 +160,9 @@ private:
     std::optional<int> client_code_;  // set when the client closed or went
     std::string client_reason_;
     std::optional<int> app_code_;
-    std::optional<http_exchange> denial_;  // the denial response's HTTP rules, once started
+    // The denial response's HTTP rules, once started: on the heap, as few apps deny and every
+    // open WebSocket holds its exchange.
+    std::unique_ptr<http_exchange> denial_;
 };
 
 }  // namespace tessera

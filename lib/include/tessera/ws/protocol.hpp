@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -81,9 +82,11 @@ enum class send_status : std::uint8_t {
 /// server then closes the TCP connection. A `fail` is terminal: later calls return `fail`
 /// again, consuming nothing.
 ///
-/// Memory: the message being assembled (taken out by `take_message`), a 125-byte control
-/// buffer, a scratch buffer for compressed output, and zlib streams only once compression is
-/// used. A frame costs no allocation beyond the message string.
+/// Memory: the message being assembled (taken out by `take_message`), a control payload (held
+/// inline up to the string's small size; a longer one is freed again by the next `parse`), a
+/// scratch buffer for compressed output, zlib streams only once compression is used, and, for a
+/// client, a pool of random mask keys from its first frame on. A frame costs no allocation
+/// beyond the message string. An idle server-side protocol owns no heap memory.
 class protocol {
 public:
     /// Throws std::invalid_argument for a zero `max_message_size` or invalid compression
@@ -101,9 +104,7 @@ public:
     /// After `message`: the message, still owned here until the next `parse`.
     [[nodiscard]] std::string_view message() const noexcept { return message_; }
     /// After `ping` or `pong`: the payload, valid until the next `parse`.
-    [[nodiscard]] std::string_view control_payload() const noexcept {
-        return {control_.data(), control_size_};
-    }
+    [[nodiscard]] std::string_view control_payload() const noexcept { return control_; }
     /// After `close`: the peer's code (1005 when its close had no payload). After `fail`: the
     /// code this end closed with.
     [[nodiscard]] int close_code() const noexcept { return close_code_; }
@@ -150,7 +151,7 @@ private:
     bool on_data(std::string_view piece, bool frame_end);
     protocol_event on_control_end(http1::write_batch& out);
     void queue_frame(opcode op, bool rsv1, std::string_view payload, http1::write_batch& out);
-    mask_key next_mask() noexcept;
+    mask_key next_mask();
 
     protocol_options options_;
     frame_parser frames_;
@@ -164,10 +165,10 @@ private:
     bool binary_ = false;
     bool compressed_ = false;
 
-    // The control frame being received.
+    // The control frame being received (a small string: keepalive payloads stay inline).
     opcode control_op_ = opcode::ping;
-    std::array<char, max_control_payload> control_{};
-    std::size_t control_size_ = 0;
+    bool in_control_ = false;  // its payload is partly received
+    std::string control_;
 
     int close_code_ = 1005;
     std::string_view close_reason_;
@@ -178,9 +179,11 @@ private:
     bool failed_ = false;
 
     std::string scratch_;  // compressed or masked output, reused
-    // Client masks: drawn from libcrypto in batches, not one call per frame.
-    std::array<std::uint8_t, 256> mask_pool_{};
-    std::size_t mask_used_ = 256;
+    // Client masks: drawn from libcrypto in batches, not one call per frame; allocated by the
+    // first masked frame (a server never masks).
+    static constexpr std::size_t mask_pool_size = 256;
+    std::unique_ptr<std::array<std::uint8_t, mask_pool_size>> mask_pool_;
+    std::size_t mask_used_ = mask_pool_size;
 };
 
 }  // namespace tessera::ws
