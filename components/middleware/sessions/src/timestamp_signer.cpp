@@ -25,6 +25,28 @@ int decode_char(char c) noexcept {
     return -1;
 }
 
+// Decodes unpadded base64url, handing each byte to `put` (which may refuse it: false). False
+// on a character outside the alphabet, a refused byte, or leftover bits that are not zero (so
+// each byte string has exactly one encoding).
+template <class Put>
+bool decode_each(std::string_view text, Put put) {
+    unsigned buffer = 0;
+    int bits = 0;
+    for (const char c : text) {
+        const int value = decode_char(c);
+        if (value < 0) return false;
+        buffer = (buffer << 6U) | static_cast<unsigned>(value);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (!put(static_cast<unsigned char>((buffer >> static_cast<unsigned>(bits)) & 0xFFU))) {
+                return false;
+            }
+        }
+    }
+    return (buffer & ((1U << static_cast<unsigned>(bits)) - 1U)) == 0;
+}
+
 void hmac_sha256(std::string_view key, std::string_view data,
                  std::array<unsigned char, 32>& out) noexcept {
     unsigned int length = 0;
@@ -74,20 +96,12 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     if (text.size() % 4 == 1) return std::nullopt;  // no byte count encodes to that length
     std::string out;
     out.reserve(text.size() * 3 / 4);
-    unsigned buffer = 0;
-    int bits = 0;
-    for (const char c : text) {
-        const int value = decode_char(c);
-        if (value < 0) return std::nullopt;
-        buffer = (buffer << 6U) | static_cast<unsigned>(value);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((buffer >> static_cast<unsigned>(bits)) & 0xFFU));
-        }
+    if (!decode_each(text, [&](unsigned char b) {
+            out.push_back(static_cast<char>(b));
+            return true;
+        })) {
+        return std::nullopt;
     }
-    // Leftover bits must be zero, so each byte string has exactly one encoding.
-    if ((buffer & ((1U << static_cast<unsigned>(bits)) - 1U)) != 0) return std::nullopt;
     return out;
 }
 
@@ -131,24 +145,13 @@ std::optional<std::string_view> timestamp_signer::unsign(
     // Decode the presented signature into a fixed buffer (no allocation), then compare it with
     // ours in constant time: timing must not reveal how much of a forgery was right.
     digest presented{};
-    unsigned buffer = 0;
-    int bits = 0;
     std::size_t filled = 0;
-    for (const char c : signature_text) {
-        const int value = decode_char(c);
-        if (value < 0) return std::nullopt;
-        buffer = (buffer << 6U) | static_cast<unsigned>(value);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            presented[filled++] =
-                static_cast<unsigned char>((buffer >> static_cast<unsigned>(bits)) & 0xFFU);
-        }
-    }
-    // The two bits past the 32nd byte must be zero: one signature, one spelling.
-    if (filled != presented.size() || (buffer & ((1U << static_cast<unsigned>(bits)) - 1U)) != 0) {
-        return std::nullopt;
-    }
+    const bool decoded = decode_each(signature_text, [&](unsigned char b) {
+        if (filled == presented.size()) return false;
+        presented[filled++] = b;
+        return true;
+    });
+    if (!decoded || filled != presented.size()) return std::nullopt;
     const digest expected = mac(token.substr(0, signature_dot));
     if (CRYPTO_memcmp(presented.data(), expected.data(), expected.size()) != 0) return std::nullopt;
 
