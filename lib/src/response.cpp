@@ -1,6 +1,7 @@
 #include "tessera/response.hpp"
 
 #include <charconv>
+#include <cstring>
 #include <exception>
 #include <typeinfo>
 
@@ -102,9 +103,18 @@ void response::init_headers(tessera::headers extra, std::string_view media_type,
     }
     if (!media_type.empty() && !headers_.contains("content-type")) {
         if (starts_with_text(media_type) && !names_charset(media_type)) {
-            std::string with_charset(media_type);
-            with_charset += "; charset=utf-8";
-            headers_.append("content-type", with_charset);
+            // Composed on the stack when it fits: the header's own string is then the only
+            // allocation (text responses are built per request).
+            constexpr std::string_view charset = "; charset=utf-8";
+            char buffer[128];
+            if (media_type.size() + charset.size() <= sizeof buffer) {
+                std::memcpy(buffer, media_type.data(), media_type.size());
+                std::memcpy(buffer + media_type.size(), charset.data(), charset.size());
+                headers_.append("content-type",
+                                std::string_view(buffer, media_type.size() + charset.size()));
+            } else {
+                headers_.append("content-type", std::string(media_type) + std::string(charset));
+            }
         } else {
             headers_.append("content-type", media_type);
         }

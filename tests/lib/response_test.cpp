@@ -399,3 +399,11 @@ TEST_CASE("a response on a WebSocket scope goes out as the handshake's denial re
         CHECK(denied.response().text() == "Invalid host header");
     }
 }
+
+TEST_CASE("a long text media type still gets its charset") {
+    const std::string long_type = "text/x-" + std::string(200, 'a');
+    CHECK(response("x", 200, {}, long_type).headers().get("content-type") ==
+          long_type + "; charset=utf-8");
+    const std::string edge = "text/" + std::string(128 - 5 - 15, 'b');  // exactly fills 128
+    CHECK(response("x", 200, {}, edge).headers().get("content-type") == edge + "; charset=utf-8");
+}
