@@ -643,29 +643,25 @@ void connection::close() {
     // throws; it unwinds on its own and the connection is freed after it. Resumed from the loop:
     // close() may be running inside the app's own code. (A WebSocket's app waits in its
     // session, which an idle WebSocket keeps without `io`.)
+    // Each of the four places an app may wait is woken the same way: no longer cancellable,
+    // resumed from the loop's top.
+    const auto wake_later = [this](std::coroutine_handle<>& waiter, cancellation_callback& cancel) {
+        if (auto handle = std::exchange(waiter, {})) {
+            cancel.unregister();
+            owner->loop->post(handle);
+        }
+    };
     if (ws_session* ws = session()) {
-        if (auto waiter = std::exchange(ws->receive_waiter, {})) {
-            ws->receive_cancel.unregister();
-            owner->loop->post(waiter);
-        }
-        if (auto waiter = std::exchange(ws->drain_waiter, {})) {
-            ws->drain_cancel.unregister();
-            owner->loop->post(waiter);
-        }
+        wake_later(ws->receive_waiter, ws->receive_cancel);
+        wake_later(ws->drain_waiter, ws->drain_cancel);
     }
     if (!io) {
         owner->maybe_finish_drain();
         return;
     }
     detach_file();
-    if (auto waiter = std::exchange(io->receive_waiter, {})) {
-        io->receive_cancel.unregister();
-        owner->loop->post(waiter);
-    }
-    if (auto waiter = std::exchange(io->drain_waiter, {})) {
-        io->drain_cancel.unregister();
-        owner->loop->post(waiter);
-    }
+    wake_later(io->receive_waiter, io->receive_cancel);
+    wake_later(io->drain_waiter, io->drain_cancel);
 }
 
 void connection::maybe_free() {

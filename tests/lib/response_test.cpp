@@ -2,12 +2,10 @@
 
 #include <chrono>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tessera/cancellation.hpp"
@@ -15,6 +13,7 @@
 #include "tessera/loop.hpp"
 #include "tessera/response.hpp"
 #include "tessera/testing/test_client.hpp"
+#include "logging_loop.hpp"
 
 using namespace tessera;
 using tessera::testing::client_options;
@@ -269,28 +268,8 @@ TEST_CASE("background tasks run in order after the transport took the final body
     CHECK(log == expected);
 }
 
-namespace {
-struct logged_line {
-    log_level level;
-    std::string category;
-    std::string message;
-};
-
-// Runs `body` on a thread of its own whose event loop logs to `out`: components reach the log
-// through the loop they run on, and a thread has one loop with fixed options.
-void with_logging_loop(std::vector<logged_line>& out, const std::function<void()>& body) {
-    std::thread thread([&] {
-        event_loop loop(event_loop_options{
-            .watchdog = false,
-            .sink = [&out](const log_record& record) {
-                out.push_back({record.level, std::string(record.category),
-                               std::string(record.message)});
-            }});
-        body();
-    });
-    thread.join();
-}
-}  // namespace
+using tessera::test_support::logged_line;
+using tessera::test_support::with_logging_loop;
 
 TEST_CASE("a failing background task reaches the log sink, never the client") {
     std::vector<logged_line> logged;

@@ -1,11 +1,9 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "../middleware/error_test_apps.hpp"
@@ -17,6 +15,7 @@
 #include "tessera/request.hpp"
 #include "tessera/route.hpp"
 #include "tessera/testing/test_client.hpp"
+#include "logging_loop.hpp"
 
 using namespace tessera;
 using tessera::test_apps::adds_header;
@@ -247,25 +246,8 @@ TEST_CASE("an error after the response started ends the response, and nothing mo
 }
 
 namespace {
-struct logged_line {
-    log_level level;
-    std::string category;
-    std::string message;
-};
-
-// Components log through the loop they run on: give the test a loop with a sink.
-void with_logging_loop(std::vector<logged_line>& out, const std::function<void()>& body) {
-    std::thread thread([&] {
-        event_loop loop(event_loop_options{
-            .watchdog = false,
-            .sink = [&out](const log_record& record) {
-                out.push_back({record.level, std::string(record.category),
-                               std::string(record.message)});
-            }});
-        body();
-    });
-    thread.join();
-}
+using tessera::test_support::logged_line;
+using tessera::test_support::with_logging_loop;
 
 std::vector<std::string>* background_journal = nullptr;
 
