@@ -24,7 +24,7 @@ namespace {
 
 constexpr std::string_view secret = "a test secret, long enough to mean it";
 
-// HTTP: `/set?k=v` sets k, `/clear` clears, `/touch` only reads, `/` answers the session as
+// HTTP: `/set?k=v` sets k, `/erase?key=k` erases k, `/clear` clears, `/touch` only reads, `/` answers the session as
 // JSON, `/none` ignores it. WebSocket: accepts and sends the session as JSON.
 task<void> session_app(scope& s, receive r, send sd) {
     if (s.type == scope_type::websocket) {
@@ -39,6 +39,9 @@ task<void> session_app(scope& s, receive r, send sd) {
     if (s.path == "/set") {
         for (const auto& [key, value] : req.query_params()) session(req).set(key, value);
         answer.emplace(plain_text_response("set"));
+    } else if (s.path == "/erase") {
+        (void)session(req).erase(req.query_params().get_or("key"));
+        answer.emplace(plain_text_response("erased"));
     } else if (s.path == "/clear") {
         session(req).clear();
         answer.emplace(plain_text_response("cleared"));
@@ -99,12 +102,32 @@ TEST_CASE("reading the session makes the response vary by Cookie") {
     CHECK_FALSE(r.headers.contains("set-cookie"));  // empty, never loaded: nothing to write
 }
 
-TEST_CASE("a loaded session is written back on each response, re-signed") {
+TEST_CASE("a loaded session that is not changed sets no cookie, and the browser's one keeps working") {
+    test_client client{with_sessions()};
+    const auto set = client.get("/set?user=alice");
+    const std::string first = session_cookie_value(set);
+    REQUIRE_FALSE(first.empty());
+    const auto untouched = client.get("/none");
+    CHECK_FALSE(untouched.headers.contains("set-cookie"));
+    const auto read = client.get("/touch");
+    CHECK(read.text() == "yes");
+    CHECK_FALSE(read.headers.contains("set-cookie"));
+    CHECK(read.headers.get("vary") == "Cookie");
+    CHECK(session_cookie_value(client.get("/set?role=admin")) != first);  // a change re-signs
+    CHECK(client.get("/").json() == json{{"user", "alice"}, {"role", "admin"}});
+}
+
+TEST_CASE("a loaded session emptied by erasing its last key deletes the cookie") {
     test_client client{with_sessions()};
     (void)client.get("/set?user=alice");
-    const auto r = client.get("/none");
-    CHECK(r.headers.contains("set-cookie"));
-    CHECK(client.get("/touch").text() == "yes");
+    const auto r = client.get("/erase?key=user");
+    const auto header = r.headers.get("set-cookie");
+    REQUIRE(header);
+    CHECK(header->find("Max-Age=0") != std::string_view::npos);
+    CHECK(client.cookies().empty());
+    // Erasing a key that is not there changes nothing: no cookie either way.
+    (void)client.get("/set?user=alice");
+    CHECK_FALSE(client.get("/erase?key=other").headers.contains("set-cookie"));
 }
 
 TEST_CASE("clearing a loaded session deletes the cookie") {

@@ -62,14 +62,17 @@ struct session_middleware::saving_send {
     void add_headers(http::response_start& start, const session_data& data) const {
         if (data.accessed()) start.headers.add_vary("Cookie");
         const std::string& name = state->options.session_cookie;
-        if (!data.empty() && (loaded_non_empty || data.modified())) {
-            // Re-signed now: a session in use keeps living for max_age after its last response.
+        // As current Starlette: only a changed session is written. An unchanged one keeps
+        // the cookie the browser has, so its max_age counts from the last change, and a
+        // request that only reads the session costs no signing and no Set-Cookie.
+        if (!data.modified()) return;
+        if (!data.empty()) {
             std::string value = name;
             value.push_back('=');
             value += encode_session_cookie(data.data(), state->signer, timestamp_signer::now());
             value += state->set_cookie_suffix;
             start.headers.append("set-cookie", value);
-        } else if (data.empty() && loaded_non_empty) {
+        } else if (loaded_non_empty) {
             start.headers.append("set-cookie", state->delete_cookie);
         }
     }

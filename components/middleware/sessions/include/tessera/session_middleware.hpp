@@ -49,11 +49,11 @@ struct session_options {
 ///
 ///     session_middleware app(router, {.secret_key = secret_from_environment()});
 ///
-/// On HTTP, when the response starts: a non-empty session that was loaded from a cookie or
-/// modified is written back (`Set-Cookie` with `HttpOnly`, `Path`, `Max-Age`, `SameSite`,
-/// `Secure` with `https_only`, `Domain`), re-signed now — so the `max_age` counts from the last
-/// response; a session loaded non-empty and now empty gets its cookie deleted (expired); a
-/// session that was read or changed adds `Vary: Cookie`. Browsers drop cookies over 4096 bytes:
+/// On HTTP, when the response starts: a session that was changed and is not empty is written
+/// back (`Set-Cookie` with `HttpOnly`, `Path`, `Max-Age`, `SameSite`, `Secure` with
+/// `https_only`, `Domain`), signed now — so `max_age` counts from the last change; a session
+/// loaded non-empty and changed to empty gets its cookie deleted (expired); an unchanged
+/// session sets no cookie; a session that was read or changed adds `Vary: Cookie`. Browsers drop cookies over 4096 bytes:
 /// keep sessions small (an id, not a cart). On a WebSocket the session is loaded and may be
 /// read (or changed in memory), but no cookie can be set after the handshake. Lifespan scopes
 /// go straight to the inner app. Immutable and safe to call concurrently; the cookie's
