@@ -86,16 +86,16 @@ task<void> echo(scope& s, receive r, send sd) {
     out.member("body_length", body.size());
     out.member("body_sha256", sha256_hex(body));
     out.end_object();
-    const auto answer = json_response::from_serialised(std::move(text));
-    co_await answer(s, r, sd);
+    auto answer = json_response::from_serialised(std::move(text));
+    co_await std::move(answer)(s, r, sd);
 }
 
 task<void> post(scope& s, receive r, send sd) {
     request req(s, r);
     const json body = co_await req.json();  // malformed: http_error(400)
     const json* id = body.is_object() ? body.find("id") : nullptr;
-    const json_response answer(json{{"id", id ? *id : json(nullptr)}});
-    co_await answer(s, r, sd);
+    json_response answer(json{{"id", id ? *id : json(nullptr)}});
+    co_await std::move(answer)(s, r, sd);
 }
 
 // /ws/echo and /ws: accepts every handshake and echoes each message as it came, text as text
@@ -130,14 +130,14 @@ task<void> http_routes(scope& s, receive r, send sd) {
     std::optional<http_error> failure;
     try {
         if (s.path == "/plaintext" && s.method == "GET") {
-            const plain_text_response answer("Hello, World!");
-            co_await answer(s, r, sd);
+            plain_text_response answer("Hello, World!");
+            co_await std::move(answer)(s, r, sd);
         } else if (s.path == "/json" && s.method == "GET") {
             std::string text;
             json_writer out(text);
             out.begin_object().member("message", "Hello, World!").end_object();
-            const auto answer = json_response::from_serialised(std::move(text));
-            co_await answer(s, r, sd);
+            auto answer = json_response::from_serialised(std::move(text));
+            co_await std::move(answer)(s, r, sd);
         } else if (s.path == "/post" && s.method == "POST") {
             co_await post(s, r, sd);
         } else if (s.path == "/echo") {
@@ -149,8 +149,8 @@ task<void> http_routes(scope& s, receive r, send sd) {
         failure.emplace(e);
     }
     if (failure) {
-        const plain_text_response answer(failure->detail(), failure->status(), failure->headers());
-        co_await answer(s, r, sd);
+        plain_text_response answer(failure->detail(), failure->status(), failure->headers());
+        co_await std::move(answer)(s, r, sd);
     }
 }
 

@@ -16,13 +16,18 @@ namespace tessera {
 
 namespace {
 bool starts_with_text(std::string_view media_type) {
-    return media_type.size() >= 5 && iequals(media_type.substr(0, 5), "text/");
+    if (media_type.size() < 5) return false;
+    // ASCII letters compare case-insensitively once bit 0x20 is set; '/' must match exactly.
+    const auto lower = [&](std::size_t i) { return static_cast<char>(media_type[i] | 0x20); };
+    return lower(0) == 't' && lower(1) == 'e' && lower(2) == 'x' && lower(3) == 't' &&
+           media_type[4] == '/';
 }
 
 // Case-insensitive search for "charset=", without the lower-cased copy it used to make for
-// every response built.
+// every response built; a type without '=' has no parameter at all (the usual case).
 bool names_charset(std::string_view media_type) {
     constexpr std::string_view key = "charset=";
+    if (media_type.find('=') == std::string_view::npos) return false;
     for (std::size_t i = 0; i + key.size() <= media_type.size(); ++i) {
         if (iequals(media_type.substr(i, key.size()), key)) return true;
     }
@@ -92,33 +97,34 @@ response::response(std::shared_ptr<stream_source> stream, int status, tessera::h
 
 // Starlette's Response.init_headers: the caller's headers first, then content-length (fixed
 // bodies whose status allows one) and content-type, each only if the caller did not set it.
+// Responses are built per request, so this works on the field vector directly: one scan of the
+// caller's names, names written already lower-case, one allocation for the vector.
 void response::init_headers(tessera::headers extra, std::string_view media_type,
                             bool fixed_body) {
-    headers_ = std::move(extra);
-    headers_.reserve(headers_.size() + 2);  // content-length and content-type, one allocation
-    if (fixed_body && status_allows_body(status_) && !headers_.contains("content-length")) {
+    std::vector<header_field> fields = extra.release();
+    bool has_length = false, has_type = false;
+    for (const auto& field : fields) {
+        has_length = has_length || field.name == "content-length";
+        has_type = has_type || field.name == "content-type";
+    }
+    fields.reserve(fields.size() + 2);
+    if (fixed_body && status_allows_body(status_) && !has_length) {
         char digits[24];
         auto [end, ec] = std::to_chars(digits, digits + sizeof digits, body_.size());
-        headers_.append("content-length", std::string_view(digits, end - digits));
+        fields.push_back(header_field{"content-length", std::string(digits, end)});
     }
-    if (!media_type.empty() && !headers_.contains("content-type")) {
+    if (!media_type.empty() && !has_type) {
+        std::string value;
         if (starts_with_text(media_type) && !names_charset(media_type)) {
-            // Composed on the stack when it fits: the header's own string is then the only
-            // allocation (text responses are built per request).
             constexpr std::string_view charset = "; charset=utf-8";
-            char buffer[128];
-            if (media_type.size() + charset.size() <= sizeof buffer) {
-                std::memcpy(buffer, media_type.data(), media_type.size());
-                std::memcpy(buffer + media_type.size(), charset.data(), charset.size());
-                headers_.append("content-type",
-                                std::string_view(buffer, media_type.size() + charset.size()));
-            } else {
-                headers_.append("content-type", std::string(media_type) + std::string(charset));
-            }
+            value.reserve(media_type.size() + charset.size());
+            value.append(media_type).append(charset);
         } else {
-            headers_.append("content-type", media_type);
+            value.assign(media_type);
         }
+        fields.push_back(header_field{"content-type", std::move(value)});
     }
+    headers_ = tessera::headers(std::move(fields));
 }
 
 response& response::set_cookie(std::string_view name, std::string_view value,
@@ -140,7 +146,7 @@ response& response::add_background(background_task work) {
     return *this;
 }
 
-task<void> response::operator()(scope& s, receive r, send sd) const {
+task<void> response::respond(scope& s, receive r, send sd, tessera::headers fields) const {
     if (s.type == scope_type::websocket) {
         // As Starlette's Response on a WebSocket scope: the answer to the upgrade request is a
         // denial response (a middleware refusing a WebSocket answers it like a request).
@@ -149,12 +155,12 @@ task<void> response::operator()(scope& s, receive r, send sd) const {
                 "streaming_response cannot answer a WebSocket handshake: use a fixed-body "
                 "response as the denial");
         }
-        co_await sd(websocket::denial_start{status_, headers_});
+        co_await sd(websocket::denial_start{status_, std::move(fields)});
         co_await sd(websocket::denial_body{body_, false});
     } else if (stream_) {
-        co_await send_stream(s, r, sd);
+        co_await send_stream(s, r, sd, std::move(fields));
     } else {
-        co_await sd(http::response_start{status_, headers_});
+        co_await sd(http::response_start{status_, std::move(fields)});
         co_await sd(http::response_body{body_, false});
     }
     if (!background_.empty()) co_await run_background(&background_, &s);

@@ -35,12 +35,12 @@ task<void> pump(async_generator<std::string>& chunks, send sd, task_group& group
 }
 }  // namespace
 
-task<void> response::send_stream(scope&, receive r, send sd) const {
+task<void> response::send_stream(scope&, receive r, send sd, tessera::headers fields) const {
     if (stream_->consumed) {
         throw std::logic_error("streaming_response: the stream was already sent once");
     }
     stream_->consumed = true;
-    co_await sd(http::response_start{status_, headers_});
+    co_await sd(http::response_start{status_, std::move(fields)});
     bool client_left = false;
     std::exception_ptr failure;
     {

@@ -96,6 +96,38 @@ TEST_CASE("text media types get charset utf-8 unless they name a charset") {
           "text/charset; charset=utf-8");
     CHECK(response("x", 200, {}, "application/xml").headers().get("content-type") ==
           "application/xml");
+    // The type is matched case-insensitively, and only as a whole `text/` prefix.
+    CHECK(response("x", 200, {}, "TEXT/Plain").headers().get("content-type") ==
+          "TEXT/Plain; charset=utf-8");
+    CHECK(response("x", 200, {}, "text:plain").headers().get("content-type") == "text:plain");
+    CHECK(response("x", 200, {}, "textual/x").headers().get("content-type") == "textual/x");
+}
+
+TEST_CASE("a response sent as an rvalue gives the client the same head as one sent as const") {
+    // `std::move(answer)(...)` moves the headers into the start event instead of copying them;
+    // the const form leaves the response whole, so it can be sent again.
+    const auto moved = [](scope& s, receive r, send sd) -> task<void> {
+        plain_text_response answer("hi", 201, {{"x-extra", "1"}});
+        co_await std::move(answer)(s, r, sd);
+    };
+    static const plain_text_response shared("hi", 201, {{"x-extra", "1"}});
+    const auto twice = [](scope& s, receive r, send sd) -> task<void> {
+        co_await shared(s, r, sd);
+    };
+    test_client by_move{moved};
+    test_client by_const{twice};
+    const auto a = by_move.get("/");
+    CHECK(a.status == 201);
+    CHECK(a.text() == "hi");
+    CHECK(a.headers.get("x-extra") == "1");
+    CHECK(a.headers.get("content-length") == "2");
+    CHECK(a.headers.get("content-type") == "text/plain; charset=utf-8");
+    for (int i = 0; i < 2; ++i) {
+        const auto b = by_const.get("/");
+        CHECK(b.headers.fields() == a.headers.fields());
+        CHECK(b.text() == "hi");
+    }
+    CHECK(shared.headers().size() == 3);
 }
 
 TEST_CASE("statuses without a body get no content-length") {

@@ -51,9 +51,9 @@ task<void> endpoint_method_not_allowed(scope& s, receive r, send sd, std::string
         throw http_error(status::method_not_allowed, {}, std::move(allow_field));
     }
     // Starlette's HTTPEndpoint without an exception layer: plain text, the reason phrase.
-    const plain_text_response answer("Method Not Allowed", status::method_not_allowed,
+    plain_text_response answer("Method Not Allowed", status::method_not_allowed,
                                       std::move(allow_field));
-    co_await answer(s, r, sd);
+    co_await std::move(answer)(s, r, sd);
 }
 
 }  // namespace tessera::detail

@@ -31,8 +31,8 @@ task<void> websocket_endpoint_not_found(scope& s, receive r, send sd) {
     // Starlette's WebSocketEndpoint only takes WebSocket scopes; an HTTP request that reaches
     // one (through a mount or a plain route) is answered as if nothing routed it.
     if (s.extensions.contains<http_errors_handled>()) throw http_error(status::not_found);
-    const plain_text_response answer("Not Found", status::not_found);
-    co_await answer(s, r, sd);
+    plain_text_response answer("Not Found", status::not_found);
+    co_await std::move(answer)(s, r, sd);
 }
 
 task<void> close_after_failure(websocket_connection& ws) {

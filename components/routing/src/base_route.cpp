@@ -47,8 +47,8 @@ task<void> answer_not_found(scope& s, receive r, send sd) {
     }
     if (s.type != scope_type::http) co_return;
     if (s.extensions.contains<http_errors_handled>()) throw http_error(404);
-    const plain_text_response answer("Not Found", 404);
-    co_await answer(s, r, sd);
+    plain_text_response answer("Not Found", 404);
+    co_await std::move(answer)(s, r, sd);
 }
 
 }  // namespace detail

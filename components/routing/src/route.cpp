@@ -82,8 +82,8 @@ task<void> route::handle(scope& s, receive r, send sd) const {
         if (s.extensions.contains<http_errors_handled>()) {
             throw http_error(405, std::string(), std::move(allow));
         }
-        const plain_text_response answer("Method Not Allowed", 405, std::move(allow));
-        co_await answer(s, r, sd);
+        plain_text_response answer("Method Not Allowed", 405, std::move(allow));
+        co_await std::move(answer)(s, r, sd);
         co_return;
     }
     co_await app_(s, r, sd);

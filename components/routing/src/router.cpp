@@ -99,8 +99,8 @@ task<void> router::impl::dispatch(scope& s, receive r, send sd) const {
     }
     if (s.type == scope_type::http && redirect_slashes && path != "/") {
         if (auto location = redirect_location(s, path)) {
-            const redirect_response answer(*location);
-            co_await answer(s, r, sd);
+            redirect_response answer(*location);
+            co_await std::move(answer)(s, r, sd);
             co_return;
         }
     }

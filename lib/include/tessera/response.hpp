@@ -55,8 +55,18 @@ public:
         return background_;
     }
 
-    /// Sends the response (then runs the background tasks).
-    task<void> operator()(scope& s, receive r, send sd) const;
+    /// Sends the response (then runs the background tasks). The response stays usable: its
+    /// headers are copied into the `response_start` event.
+    task<void> operator()(scope& s, receive r, send sd) const& {
+        return respond(s, r, sd, headers_);
+    }
+    /// Sends a response that is not needed afterwards (`co_await std::move(answer)(s, r, sd)`,
+    /// or a temporary): its headers move into the `response_start` event instead of being
+    /// copied — one vector and the strings that do not fit inline fewer per request. The
+    /// response must stay alive until the task completes, as with the const form.
+    task<void> operator()(scope& s, receive r, send sd) && {
+        return respond(s, r, sd, std::move(headers_));
+    }
 
 protected:
     struct stream_source {
@@ -68,7 +78,8 @@ protected:
 
 private:
     void init_headers(tessera::headers extra, std::string_view media_type, bool fixed_body);
-    task<void> send_stream(scope& s, receive r, send sd) const;
+    task<void> respond(scope& s, receive r, send sd, tessera::headers fields) const;
+    task<void> send_stream(scope& s, receive r, send sd, tessera::headers fields) const;
 
     int status_ = 200;
     tessera::headers headers_;

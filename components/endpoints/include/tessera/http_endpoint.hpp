@@ -105,7 +105,7 @@ task<void> endpoint_method_not_allowed(scope& s, receive r, send sd, std::string
 template <class Task>
 task<void> send_answer(Task pending, scope& s, receive r, send sd) {
     auto answer = co_await std::move(pending);
-    co_await answer(s, r, sd);
+    co_await std::move(answer)(s, r, sd);
 }
 }  // namespace detail
 

@@ -54,8 +54,8 @@ task<void> authentication_middleware::operator()(scope& s, receive r, send sd) c
             event close{websocket::close{1000}};
             co_await sd(std::move(close));
         } else {
-            const response answer = options_->on_error(conn, *failure);
-            co_await answer(s, r, sd);
+            response answer = options_->on_error(conn, *failure);
+            co_await std::move(answer)(s, r, sd);
         }
         co_return;
     }

@@ -62,16 +62,16 @@ task<void> requires_scopes::refuse_http(scope& s, receive r, send sd) const {
             location += "?next=";
             location += quote_plus(req.url().str());
         }
-        const redirect_response answer(location, 303);
-        co_await answer(s, r, sd);
+        redirect_response answer(location, 303);
+        co_await std::move(answer)(s, r, sd);
         co_return;
     }
     // Inside an exception layer the application's handlers shape the error, as Starlette's
     // HTTPException would be.
     if (s.extensions.contains<http_errors_handled>()) throw http_error(options_->status_code);
-    const plain_text_response answer(std::string(reason_phrase(options_->status_code)),
+    plain_text_response answer(std::string(reason_phrase(options_->status_code)),
                                      options_->status_code);
-    co_await answer(s, r, sd);
+    co_await std::move(answer)(s, r, sd);
 }
 
 }  // namespace tessera

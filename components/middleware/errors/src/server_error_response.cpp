@@ -164,8 +164,8 @@ task<response> server_error_response(request& req, std::exception_ptr error, boo
 task<void> send_server_error(scope& s, receive r, send sd, std::exception_ptr error, bool debug,
                              const server_error_handler& handler) {
     request req(s, r);
-    const response answer = co_await server_error_response(req, std::move(error), debug, handler);
-    co_await answer(s, r, sd);
+    response answer = co_await server_error_response(req, std::move(error), debug, handler);
+    co_await std::move(answer)(s, r, sd);
 }
 
 bool is_client_gone_or_cancelled(const std::exception_ptr& error) noexcept {

@@ -66,7 +66,7 @@ struct handler_app {
     task<void> operator()(scope& s, receive r, send sd) const {
         request req(s, r);
         auto answer = co_await handler(req);
-        co_await answer(s, r, sd);
+        co_await std::move(answer)(s, r, sd);
     }
 };
 
