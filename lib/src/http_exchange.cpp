@@ -25,26 +25,43 @@ std::uint64_t parse_declared_length(std::string_view text) {
 }
 }  // namespace
 
+namespace {
+// Whether the comma-separated `value` lists `token` (case-insensitively).
+bool value_has_token(std::string_view value, std::string_view token) noexcept {
+    std::string_view rest = value;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const auto item = trim(rest.substr(0, comma));
+        if (iequals(item, token)) return true;
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    return false;
+}
+}  // namespace
+
 bool header_has_token(const headers& h, std::string_view name, std::string_view token) noexcept {
     for (const auto& field : h) {
-        if (field.name != name) continue;
-        std::string_view rest = field.value;
-        while (!rest.empty()) {
-            const auto comma = rest.find(',');
-            const auto item = trim(rest.substr(0, comma));
-            if (iequals(item, token)) return true;
-            if (comma == std::string_view::npos) break;
-            rest.remove_prefix(comma + 1);
-        }
+        if (field.name == name && value_has_token(field.value, token)) return true;
     }
     return false;
 }
 
+// One pass over the request's fields (this runs for every request): only `expect` and
+// `connection` matter here.
 http_exchange::http_exchange(const scope& s)
     : head_request_(s.method == "HEAD"), http10_(s.http_version == "1.0") {
-    continue_due_ = !http10_ && header_has_token(s.headers, "expect", "100-continue");
-    close_after_ = header_has_token(s.headers, "connection", "close") ||
-                   (http10_ && !header_has_token(s.headers, "connection", "keep-alive"));
+    bool expects_continue = false, asks_close = false, asks_keep_alive = false;
+    for (const auto& field : s.headers) {
+        if (field.name.size() == 6 && field.name == "expect") {
+            expects_continue = expects_continue || value_has_token(field.value, "100-continue");
+        } else if (field.name.size() == 10 && field.name == "connection") {
+            asks_close = asks_close || value_has_token(field.value, "close");
+            asks_keep_alive = asks_keep_alive || value_has_token(field.value, "keep-alive");
+        }
+    }
+    continue_due_ = !http10_ && expects_continue;
+    close_after_ = asks_close || (http10_ && !asks_keep_alive);
 }
 
 bool http_exchange::take_continue_due() noexcept {
@@ -66,8 +83,17 @@ exchange_output http_exchange::on_send(const event& e) {
         }
         status_ = start->status;
         continue_due_ = false;
-        if (auto length = start->headers.get("content-length")) {
-            declared_length_ = parse_declared_length(*length);
+        // One pass over the app's fields for the two this state machine reads: the first
+        // content-length, and any `connection: close`.
+        bool length_seen = false, asks_close = false;
+        for (const auto& field : start->headers) {
+            const std::string_view name = field.name;
+            if (name.size() == 14 && !length_seen && iequals(name, "content-length")) {
+                declared_length_ = parse_declared_length(field.value);
+                length_seen = true;
+            } else if (name.size() == 10 && iequals(name, "connection")) {
+                asks_close = asks_close || value_has_token(field.value, "close");
+            }
         }
         if (head_request_ || !status_allows_body(status_)) {
             framing_ = body_framing::none;
@@ -79,7 +105,7 @@ exchange_output http_exchange::on_send(const event& e) {
         } else {
             framing_ = body_framing::chunked;
         }
-        if (header_has_token(start->headers, "connection", "close")) close_after_ = true;
+        if (asks_close) close_after_ = true;
         state_ = state::streaming;
         out.what = exchange_output::kind::head;
         out.status = status_;

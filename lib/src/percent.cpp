@@ -21,11 +21,19 @@ constexpr char upper_hex[] = "0123456789ABCDEF";
 
 void percent_decode_append(std::string& out, std::string_view text, bool plus_as_space) {
     out.reserve(out.size() + text.size());
-    const std::string_view specials = plus_as_space ? std::string_view("%+") : std::string_view("%");
+    // The next byte that needs decoding. Paths (the per-request case) look for '%' only, with
+    // memchr; string_view::find_first_of would call memchr over the set for every byte.
+    const auto next_special = [&](std::size_t from) -> std::size_t {
+        if (!plus_as_space) return text.find('%', from);
+        for (std::size_t k = from; k < text.size(); ++k) {
+            if (text[k] == '%' || text[k] == '+') return k;
+        }
+        return std::string_view::npos;
+    };
     std::size_t i = 0;
     while (i < text.size()) {
         // Copy plain runs in one go; most query strings and paths have few escapes.
-        const std::size_t next = text.find_first_of(specials, i);
+        const std::size_t next = next_special(i);
         if (next == std::string_view::npos) {
             out.append(text.substr(i));
             return;
