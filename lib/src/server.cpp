@@ -927,6 +927,15 @@ bool unread_body_drainable(const request_state& req) noexcept {
 
 // ---- connection: requests ------------------------------------------------------------------
 
+// Sets `text` to `value` unless it already holds it.
+void refresh(std::string& text, std::string_view value) {
+    if (text.size() == value.size() &&
+        (value.empty() || std::memcmp(text.data(), value.data(), value.size()) == 0)) {
+        return;
+    }
+    text.assign(value);
+}
+
 void connection::start_request() {
     const auto& head = io->parser.head();
     const auto& options = owner->shared->options;
@@ -934,15 +943,21 @@ void connection::start_request() {
     auto& req = *io->request;
     auto& s = req.request_scope;
     s.type = scope_type::http;
-    s.http_version = std::string(head.http_version());
-    s.method.assign(head.method);
-    s.scheme = "http";
-    s.raw_path.assign(options.root_path).append(head.path);
+    // The scope is reused from the connection's previous request, whose values these mostly
+    // repeat (GET, 1.1, http): comparing is cheaper than assigning.
+    refresh(s.http_version, head.http_version());
+    refresh(s.method, head.method);
+    refresh(s.scheme, "http");
+    if (options.root_path.empty()) {
+        refresh(s.raw_path, head.path);
+    } else {
+        s.raw_path.assign(options.root_path).append(head.path);
+    }
     s.path.clear();
     s.path.append(options.root_path);
     percent_decode_append(s.path, head.path);
-    s.query_string.assign(head.query);
-    s.root_path = options.root_path;
+    refresh(s.query_string, head.query);
+    refresh(s.root_path, options.root_path);
     {
         // Reuse the previous request's field strings where possible.
         std::vector<header_field> fields = s.headers.release();
@@ -2681,6 +2696,10 @@ std::exception_ptr startup_verdict(const server::impl::lifespan_state& life, lif
 server::server(any_app app, server_options options) : impl_(std::make_shared<impl>()) {
     if (!app) throw std::invalid_argument("server: no app");
     if (options.workers == 0) throw std::invalid_argument("server: workers must be at least 1");
+    // Checked once here: the serializer trusts it on every response.
+    if (!http1::is_field_value(options.server_name)) {
+        throw std::invalid_argument("server: server_name holds a control character");
+    }
     if (!options.unix_socket.empty()) {
         // One listener cannot be shared between loops (libuv has no SO_REUSEPORT for pipes,
         // and handing accepted sockets between loops is not worth its cost here): one loop.
