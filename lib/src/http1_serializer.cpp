@@ -1,5 +1,7 @@
 #include "tessera/http1_serializer.hpp"
 
+#include <algorithm>
+#include <cassert>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -141,7 +143,9 @@ void write_batch::consume(std::size_t n) noexcept {
 }
 
 void write_batch::own() {
-    for (std::size_t i = first_; i < segments_.size(); ++i) {
+    // Called after every send: only the segments added since the last call can be borrowed,
+    // so a batch of pipelined responses is not rescanned from its start each time.
+    for (std::size_t i = std::max(first_, owned_through_); i < segments_.size(); ++i) {
         segment& s = segments_[i];
         if (!s.borrowed) continue;
         // Appended at the end, the copy is no longer next to its neighbours: it stays a segment
@@ -150,6 +154,7 @@ void write_batch::own() {
         owned_.append(s.borrowed, s.size);
         s = {nullptr, at, s.size};
     }
+    owned_through_ = segments_.size();
 }
 
 void write_batch::truncate(std::size_t n) noexcept {
@@ -163,6 +168,7 @@ void write_batch::truncate(std::size_t n) noexcept {
         bytes_ -= take;
         if (s.size == 0) segments_.pop_back();
     }
+    owned_through_ = std::min(owned_through_, segments_.size());
     if (bytes_ == 0) clear();
 }
 
@@ -171,6 +177,7 @@ void write_batch::clear() noexcept {
     segments_.clear();
     views_.clear();
     first_ = 0;
+    owned_through_ = 0;
     bytes_ = 0;
 }
 
@@ -187,11 +194,11 @@ std::string write_batch::to_string() const {
 // ---- heads -----------------------------------------------------------------------------------
 
 bool is_token(std::string_view text) noexcept {
-    if (text.empty()) return false;
-    for (const char c : text) {
-        if (!token_table[static_cast<unsigned char>(c)]) return false;
-    }
-    return true;
+    // Without an early exit the loop has no branch per byte: names are short and almost
+    // always valid, so the whole name is read either way.
+    bool all = !text.empty();
+    for (const char c : text) all &= token_table[static_cast<unsigned char>(c)];
+    return all;
 }
 
 bool is_field_value(std::string_view text) noexcept {
@@ -201,16 +208,21 @@ bool is_field_value(std::string_view text) noexcept {
     const char* p = text.data();
     std::size_t n = text.size();
     constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    while (n >= 8) {
+    const auto clean = [](const char* at) noexcept {
         std::uint64_t word;
-        std::memcpy(&word, p, 8);
+        std::memcpy(&word, at, 8);
         const std::uint64_t below_space = (word - ones * 0x20) & ~word & highs;
         const std::uint64_t del = word ^ (ones * 0x7f);
         const std::uint64_t is_del = (del - ones) & ~del & highs;
-        if ((below_space | is_del) != 0) break;
+        return (below_space | is_del) == 0;
+    };
+    while (n >= 8 && clean(p)) {
         p += 8;
         n -= 8;
     }
+    // A tail of under eight bytes after clean words: the last eight bytes of the value (which
+    // overlap words already checked) settle it in one step when they are clean too.
+    if (n > 0 && n < 8 && text.size() >= 8 && clean(text.data() + text.size() - 8)) return true;
     for (; n > 0; --n, ++p) {
         const auto c = static_cast<unsigned char>(*p);
         if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
@@ -243,16 +255,27 @@ head_error write_response_head(const response_head& h, write_batch& out) {
     const std::string_view reason = reason_phrase(h.status);
     std::size_t total = 9 + 3 + 1 + reason.size() + crlf;  // "HTTP/1.1 " code ' ' reason CRLF
     bool app_date = false, app_server = false, app_close = false, app_keep_alive = false;
+    // Which of the first 64 fields pass 2 leaves out, so it need not classify names again.
+    std::uint64_t left_out = 0;
+    const auto leaves_out = [&](field_role role) {
+        return role == field_role::transfer_encoding ||
+               (role == field_role::content_length && !pass_content_length);
+    };
     if (h.fields) {
+        std::size_t index = 0;
         for (const header_field& f : *h.fields) {
+            const std::size_t i = index++;
             if (!is_token(f.name)) return head_error::invalid_field_name;
             if (!is_field_value(f.value)) return head_error::invalid_field_value;
             const std::string_view name = f.name;
-            switch (role_of(name)) {
-                case field_role::transfer_encoding: continue;
-                case field_role::content_length:
-                    if (!pass_content_length) continue;
-                    break;
+            const field_role role = role_of(name);
+            if (leaves_out(role)) {
+                if (i < 64) left_out |= std::uint64_t{1} << i;
+                continue;
+            }
+            switch (role) {
+                case field_role::transfer_encoding:
+                case field_role::content_length: break;
                 case field_role::date: app_date = true; break;
                 case field_role::server: app_server = true; break;
                 case field_role::connection:
@@ -264,8 +287,9 @@ head_error write_response_head(const response_head& h, write_batch& out) {
             total += name.size() + sep + f.value.size() + crlf;
         }
     }
-    if (!is_field_value(h.date)) return head_error::invalid_field_value;
-    if (!is_field_value(h.server)) return head_error::invalid_field_value;
+    // `date` and `server` come from the server, not the app: checked once where they are made
+    // (the formatter, the server's options), not on every response.
+    assert(is_field_value(h.date) && is_field_value(h.server));
     const bool write_date = !h.date.empty() && !app_date;
     const bool write_server = !h.server.empty() && !app_server;
     if (write_date) total += 6 + h.date.size() + crlf;
@@ -306,11 +330,12 @@ head_error write_response_head(const response_head& h, write_batch& out) {
         p = put(p, "\r\n");
     }
     if (h.fields) {
+        std::size_t i = 0;
         for (const header_field& f : *h.fields) {
             const std::string_view name = f.name;
-            const field_role role = role_of(name);
-            if (role == field_role::transfer_encoding) continue;
-            if (role == field_role::content_length && !pass_content_length) continue;
+            const bool skip = i < 64 ? ((left_out >> i) & 1) != 0 : leaves_out(role_of(name));
+            ++i;
+            if (skip) continue;
             p = put(p, name);
             p = put(p, ": ");
             p = put(p, f.value);

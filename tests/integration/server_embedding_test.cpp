@@ -375,6 +375,17 @@ TEST_CASE("an embedded server on a Unix socket removes its socket when it stops"
     CHECK_FALSE(std::filesystem::exists(path));
 }
 
+TEST_CASE("a server_name that could inject a header is a configuration error") {
+    // The serializer trusts the server's own `server` value on every response; this is where
+    // it is checked.
+    auto o = quiet();
+    o.port = 0;
+    o.server_name = "tessera\r\nset-cookie: a=b";
+    CHECK_THROWS_AS(server(path_echo, o), std::invalid_argument);
+    o.server_name = "tessera\tbeta";  // a tab is a valid field-value byte
+    CHECK_NOTHROW(server(path_echo, o));
+}
+
 TEST_CASE("an embedded server needs one worker and start() on its loop's thread") {
     uv_loop_t uv;
     REQUIRE(uv_loop_init(&uv) == 0);

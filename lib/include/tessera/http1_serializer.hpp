@@ -64,6 +64,7 @@ private:
     std::vector<segment> segments_;
     std::vector<std::string_view> views_;
     std::size_t first_ = 0;  // first pending segment
+    std::size_t owned_through_ = 0;  // segments before this index hold no borrowed bytes
     std::size_t bytes_ = 0;
     std::size_t copy_below_;
 };
@@ -78,8 +79,10 @@ struct response_head {
     /// exchange's `closes_connection()`, shutdown…). Forced false for close-delimited bodies.
     bool keep_alive = true;
     bool http10 = false;       ///< the request was HTTP/1.0: keep-alive must be announced
-    std::string_view date;     ///< a preformatted IMF-fixdate; empty: no `date` field
-    std::string_view server;   ///< the `server` value; empty: no `server` field
+    /// A preformatted IMF-fixdate; empty: no `date` field. Trusted, like `server`: the caller
+    /// guarantees a valid field value (the app's fields are the ones checked here).
+    std::string_view date;
+    std::string_view server;   ///< the `server` value (validated by the caller); empty: none
 };
 
 /// Why a head was not written.
