@@ -58,7 +58,7 @@ public:
         requires detail::not_self<F, send> && std::is_invocable_r_v<task<void>, F&, event>
     send(F& fn) noexcept  // NOLINT(google-explicit-constructor)
         : object_(const_cast<void*>(static_cast<const void*>(std::addressof(fn)))),
-          call_([](void* object, event e) -> task<void> {
+          call_([](void* object, event&& e) -> task<void> {
               return (*static_cast<F*>(object))(std::move(e));
           }) {}
     template <class F>
@@ -71,7 +71,9 @@ public:
 
 private:
     void* object_;
-    task<void> (*call_)(void*, event);
+    // The event travels by reference down to the function, which takes it by value: one move
+    // per send instead of one per layer (a send happens for every event of every request).
+    task<void> (*call_)(void*, event&&);
 };
 
 /// Function objects a transport (or a middleware) keeps in its coroutine frame to hand out
@@ -85,7 +87,7 @@ struct receive_member {
 template <class T, task<void> (T::*Emit)(event)>
 struct send_member {
     T* self;
-    task<void> operator()(event e) const { return (self->*Emit)(std::move(e)); }
+    task<void> operator()(event&& e) const { return (self->*Emit)(std::move(e)); }
 };
 
 /// An app: anything callable as `task<void>(scope&, receive, send) const`. Apps are immutable
