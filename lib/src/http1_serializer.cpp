@@ -88,9 +88,22 @@ std::string_view decimal(std::uint64_t v, char (&buf)[20]) noexcept {
 
 // ---- write_batch -----------------------------------------------------------------------------
 
+char* write_batch::extend_owned(std::size_t n) {
+    const std::size_t at = owned_size_;
+    if (owned_capacity_ - at < n) {
+        const std::size_t capacity = std::max({at + n, owned_capacity_ * 2, std::size_t{256}});
+        std::unique_ptr<char[]> bigger(new char[capacity]);  // not value-initialised: no zeroing
+        if (at != 0) std::memcpy(bigger.get(), owned_.get(), at);
+        owned_ = std::move(bigger);
+        owned_capacity_ = capacity;
+    }
+    owned_size_ = at + n;
+    return owned_.get() + at;
+}
+
 char* write_batch::grow_owned(std::size_t n) {
-    const std::size_t at = owned_.size();
-    owned_.resize(at + n);
+    const std::size_t at = owned_size_;
+    char* bytes = extend_owned(n);
     if (first_ < segments_.size() && segments_.back().borrowed == nullptr &&
         segments_.back().offset + segments_.back().size == at) {
         segments_.back().size += n;
@@ -98,7 +111,7 @@ char* write_batch::grow_owned(std::size_t n) {
         segments_.push_back({nullptr, at, n});
     }
     bytes_ += n;
-    return owned_.data() + at;
+    return bytes;
 }
 
 void write_batch::append_copy(std::string_view bytes) {
@@ -120,7 +133,7 @@ std::span<const std::string_view> write_batch::segments() {
     views_.clear();
     for (std::size_t i = first_; i < segments_.size(); ++i) {
         const segment& s = segments_[i];
-        views_.emplace_back(s.borrowed ? s.borrowed : owned_.data() + s.offset, s.size);
+        views_.emplace_back(s.borrowed ? s.borrowed : owned_.get() + s.offset, s.size);
     }
     return views_;
 }
@@ -150,9 +163,11 @@ void write_batch::own() {
         if (!s.borrowed) continue;
         // Appended at the end, the copy is no longer next to its neighbours: it stays a segment
         // of its own, recorded by position like every owned one.
-        const std::size_t at = owned_.size();
-        owned_.append(s.borrowed, s.size);
-        s = {nullptr, at, s.size};
+        const char* from = s.borrowed;
+        const std::size_t size = s.size;
+        const std::size_t at = owned_size_;
+        std::memcpy(extend_owned(size), from, size);
+        segments_[i] = {nullptr, at, size};
     }
     owned_through_ = segments_.size();
 }
@@ -163,7 +178,7 @@ void write_batch::truncate(std::size_t n) noexcept {
         const std::size_t excess = bytes_ - n;
         const std::size_t take = excess < s.size ? excess : s.size;
         // Owned bytes at the end of the buffer are given back, so later appends coalesce.
-        if (!s.borrowed && s.offset + s.size == owned_.size()) owned_.resize(owned_.size() - take);
+        if (!s.borrowed && s.offset + s.size == owned_size_) owned_size_ -= take;
         s.size -= take;
         bytes_ -= take;
         if (s.size == 0) segments_.pop_back();
@@ -173,7 +188,7 @@ void write_batch::truncate(std::size_t n) noexcept {
 }
 
 void write_batch::clear() noexcept {
-    owned_.clear();
+    owned_size_ = 0;
     segments_.clear();
     views_.clear();
     first_ = 0;
@@ -186,7 +201,7 @@ std::string write_batch::to_string() const {
     out.reserve(bytes_);
     for (std::size_t i = first_; i < segments_.size(); ++i) {
         const segment& s = segments_[i];
-        out.append(s.borrowed ? s.borrowed : owned_.data() + s.offset, s.size);
+        out.append(s.borrowed ? s.borrowed : owned_.get() + s.offset, s.size);
     }
     return out;
 }

@@ -111,7 +111,7 @@ void response::init_headers(tessera::headers extra, std::string_view media_type,
     if (fixed_body && status_allows_body(status_) && !has_length) {
         char digits[24];
         auto [end, ec] = std::to_chars(digits, digits + sizeof digits, body_.size());
-        fields.push_back(header_field{"content-length", std::string(digits, end)});
+        fields.emplace_back(std::string("content-length"), std::string(digits, end));
     }
     if (!media_type.empty() && !has_type) {
         std::string value;
@@ -122,7 +122,7 @@ void response::init_headers(tessera::headers extra, std::string_view media_type,
         } else {
             value.assign(media_type);
         }
-        fields.push_back(header_field{"content-type", std::move(value)});
+        fields.emplace_back(std::string("content-type"), std::move(value));
     }
     headers_ = tessera::headers(std::move(fields));
 }

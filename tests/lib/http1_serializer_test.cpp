@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "tessera/http1_serializer.hpp"
 
@@ -246,6 +247,38 @@ TEST_CASE("consume drops written bytes across segments, and own copies what is b
     out.consume(1002);
     CHECK(out.empty());
     CHECK(out.segments().empty());
+}
+
+TEST_CASE("own after each send copies every borrowed piece, across growth and truncation") {
+    // The server calls own() after every send of a pipelined batch; each call only looks at
+    // what came since the last, so pieces borrowed before and after a truncate must all end
+    // up copied, and the copies must survive the owned buffer growing.
+    write_batch out(0);
+    std::string expected;
+    std::vector<std::string> pieces;
+    pieces.reserve(40);
+    for (int i = 0; i < 40; ++i) {
+        pieces.emplace_back(static_cast<std::size_t>(300 + i), static_cast<char>('a' + i % 26));
+        out.append_copy("<" + std::to_string(i) + ">");
+        out.append_ref(pieces.back());
+        out.own();
+        expected += "<" + std::to_string(i) + ">" + pieces.back();
+        if (i == 20) {
+            // Take back the last piece and its marker, then borrow a new one: it must be
+            // copied by the next own() even though segments were removed before it.
+            out.truncate(out.size() - pieces.back().size() - 4);
+            expected.resize(expected.size() - pieces.back().size() - 4);
+            out.append_ref(pieces.front());
+            expected += pieces.front();
+            out.own();
+        }
+    }
+    for (auto& piece : pieces) piece.assign(piece.size(), '#');
+    CHECK(out.to_string() == expected);
+    out.consume(out.size());
+    CHECK(out.empty());
+    out.append_copy("again");
+    CHECK(out.to_string() == "again");
 }
 
 TEST_CASE("truncate takes back the last bytes across segments and later appends coalesce") {

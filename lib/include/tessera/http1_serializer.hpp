@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,9 +59,14 @@ private:
         std::size_t offset;
         std::size_t size;
     };
-    char* grow_owned(std::size_t n);  // appends n owned bytes to write into
+    char* grow_owned(std::size_t n);    // appends n owned bytes to write into, as a segment
+    char* extend_owned(std::size_t n);  // n more owned bytes, not yet in any segment
 
-    std::string owned_;
+    // Owned bytes, grown without zero-filling (std::string::resize wrote every byte twice):
+    // every byte handed out by grow_owned is written at once.
+    std::unique_ptr<char[]> owned_;
+    std::size_t owned_size_ = 0;
+    std::size_t owned_capacity_ = 0;
     std::vector<segment> segments_;
     std::vector<std::string_view> views_;
     std::size_t first_ = 0;  // first pending segment
