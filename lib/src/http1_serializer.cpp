@@ -1,8 +1,8 @@
 #include "tessera/http1_serializer.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 
@@ -30,23 +30,6 @@ constexpr std::array<bool, 256> make_token_table() {
     return t;
 }
 constexpr auto token_table = make_token_table();
-
-bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-
-std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-bool has_token(std::string_view list, std::string_view token) noexcept {
-    while (true) {
-        const std::size_t comma = list.find(',');
-        if (iequals(trim_ows(list.substr(0, comma)), token)) return true;
-        if (comma == std::string_view::npos) return false;
-        list.remove_prefix(comma + 1);
-    }
-}
 
 // The fields the head writer treats specially. Names are compared by length first, so an
 // ordinary field costs one switch rather than five case-insensitive compares (twice: both
@@ -163,11 +146,9 @@ void write_batch::own() {
         if (!s.borrowed) continue;
         // Appended at the end, the copy is no longer next to its neighbours: it stays a segment
         // of its own, recorded by position like every owned one.
-        const char* from = s.borrowed;
-        const std::size_t size = s.size;
         const std::size_t at = owned_size_;
-        std::memcpy(extend_owned(size), from, size);
-        segments_[i] = {nullptr, at, size};
+        std::memcpy(extend_owned(s.size), s.borrowed, s.size);
+        s = {nullptr, at, s.size};
     }
     owned_through_ = segments_.size();
 }
@@ -294,8 +275,8 @@ head_error write_response_head(const response_head& h, write_batch& out) {
                 case field_role::date: app_date = true; break;
                 case field_role::server: app_server = true; break;
                 case field_role::connection:
-                    app_close = app_close || has_token(f.value, "close");
-                    app_keep_alive = app_keep_alive || has_token(f.value, "keep-alive");
+                    app_close = app_close || list_has_token(f.value, "close");
+                    app_keep_alive = app_keep_alive || list_has_token(f.value, "keep-alive");
                     break;
                 case field_role::other: break;
             }

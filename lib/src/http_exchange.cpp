@@ -23,12 +23,11 @@ std::uint64_t parse_declared_length(std::string_view text) {
     }
     return value;
 }
+
 }  // namespace
 
-namespace {
-// Whether the comma-separated `value` lists `token` (case-insensitively).
-bool value_has_token(std::string_view value, std::string_view token) noexcept {
-    std::string_view rest = value;
+bool list_has_token(std::string_view list, std::string_view token) noexcept {
+    std::string_view rest = list;
     while (!rest.empty()) {
         const auto comma = rest.find(',');
         const auto item = trim(rest.substr(0, comma));
@@ -38,11 +37,10 @@ bool value_has_token(std::string_view value, std::string_view token) noexcept {
     }
     return false;
 }
-}  // namespace
 
 bool header_has_token(const headers& h, std::string_view name, std::string_view token) noexcept {
     for (const auto& field : h) {
-        if (field.name == name && value_has_token(field.value, token)) return true;
+        if (field.name == name && list_has_token(field.value, token)) return true;
     }
     return false;
 }
@@ -54,10 +52,10 @@ http_exchange::http_exchange(const scope& s)
     bool expects_continue = false, asks_close = false, asks_keep_alive = false;
     for (const auto& field : s.headers) {
         if (field.name.size() == 6 && field.name == "expect") {
-            expects_continue = expects_continue || value_has_token(field.value, "100-continue");
+            expects_continue = expects_continue || list_has_token(field.value, "100-continue");
         } else if (field.name.size() == 10 && field.name == "connection") {
-            asks_close = asks_close || value_has_token(field.value, "close");
-            asks_keep_alive = asks_keep_alive || value_has_token(field.value, "keep-alive");
+            asks_close = asks_close || list_has_token(field.value, "close");
+            asks_keep_alive = asks_keep_alive || list_has_token(field.value, "keep-alive");
         }
     }
     continue_due_ = !http10_ && expects_continue;
@@ -92,7 +90,7 @@ exchange_output http_exchange::on_send(const event& e) {
                 declared_length_ = parse_declared_length(field.value);
                 length_seen = true;
             } else if (name.size() == 10 && iequals(name, "connection")) {
-                asks_close = asks_close || value_has_token(field.value, "close");
+                asks_close = asks_close || list_has_token(field.value, "close");
             }
         }
         if (head_request_ || !status_allows_body(status_)) {
