@@ -50,6 +50,10 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
+bool list_has_token(std::string_view list, std::string_view token) noexcept {
+    return any_token(list, [&](std::string_view element) { return iequals(element, token); });
+}
+
 headers::headers(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
     fields_.reserve(fields.size());
     for (const auto& [name, value] : fields) {

@@ -26,18 +26,6 @@ std::uint64_t parse_declared_length(std::string_view text) {
 
 }  // namespace
 
-bool list_has_token(std::string_view list, std::string_view token) noexcept {
-    std::string_view rest = list;
-    while (!rest.empty()) {
-        const auto comma = rest.find(',');
-        const auto item = trim(rest.substr(0, comma));
-        if (iequals(item, token)) return true;
-        if (comma == std::string_view::npos) break;
-        rest.remove_prefix(comma + 1);
-    }
-    return false;
-}
-
 bool header_has_token(const headers& h, std::string_view name, std::string_view token) noexcept {
     for (const auto& field : h) {
         if (field.name == name && list_has_token(field.value, token)) return true;

@@ -208,3 +208,12 @@ TEST_CASE("add_vary ignores an empty token and fills an empty field") {
     e.add_vary("Origin");
     CHECK(e.get_all("vary") == std::vector<std::string_view>{"Origin"});
 }
+
+TEST_CASE("list_has_token matches whole elements of one comma list, ignoring case and spaces") {
+    CHECK(tessera::list_has_token("keep-alive, Close", "close"));
+    CHECK(tessera::list_has_token(" \tclose\t ", "close"));
+    CHECK(tessera::list_has_token(",,close,", "close"));
+    CHECK_FALSE(tessera::list_has_token("closed, keep-alive", "close"));
+    CHECK_FALSE(tessera::list_has_token("", "close"));
+    CHECK_FALSE(tessera::list_has_token(",", "close"));
+}

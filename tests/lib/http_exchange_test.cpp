@@ -315,12 +315,3 @@ TEST_CASE("header_has_token finds a token in comma lists across repeated fields,
     CHECK_FALSE(header_has_token(h, "connection", "keep"));
     CHECK_FALSE(header_has_token(h, "missing", "close"));
 }
-
-TEST_CASE("list_has_token matches whole elements of one comma list, ignoring case and spaces") {
-    CHECK(list_has_token("keep-alive, Close", "close"));
-    CHECK(list_has_token(" \tclose\t ", "close"));
-    CHECK(list_has_token(",,close,", "close"));
-    CHECK_FALSE(list_has_token("closed, keep-alive", "close"));
-    CHECK_FALSE(list_has_token("", "close"));
-    CHECK_FALSE(list_has_token(",", "close"));
-}

@@ -23,6 +23,9 @@ struct header_field {
 [[nodiscard]] std::string to_lower_ascii(std::string_view text);
 /// Compares two names ignoring ASCII case.
 [[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
+/// Whether the comma-separated field value `list` names the (non-empty) `token`, ignoring
+/// case and the whitespace around each element: `close` in `Connection: keep-alive, Close`.
+[[nodiscard]] bool list_has_token(std::string_view list, std::string_view token) noexcept;
 
 /// An ordered multimap of header fields with case-insensitive names; order and duplicates are
 /// kept exactly as given. A `const headers&` is the immutable view (Starlette's `Headers`); the

@@ -103,8 +103,5 @@ private:
 /// The `Connection`/`Expect` decisions a transport needs from request headers.
 [[nodiscard]] bool header_has_token(const headers& h, std::string_view name,
                                     std::string_view token) noexcept;
-/// Whether the comma-separated field value `list` names `token` (ignoring case and the
-/// whitespace around each element), e.g. `close` in `Connection: keep-alive, Close`.
-[[nodiscard]] bool list_has_token(std::string_view list, std::string_view token) noexcept;
 
 }  // namespace tessera
