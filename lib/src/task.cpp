@@ -99,3 +99,12 @@ void deallocate_frame(void* frame, std::size_t) noexcept { ::operator delete(fra
 #endif
 
 }  // namespace tessera::detail
+
+namespace tessera {
+
+task<void> failed_task(std::exception_ptr error) {
+    std::rethrow_exception(std::move(error));
+    co_return;  // NOLINT: makes this a coroutine, so the exception waits for the co_await
+}
+
+}  // namespace tessera

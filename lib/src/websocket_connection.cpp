@@ -55,10 +55,29 @@ task<event> websocket_connection::receive() {
     co_return e;
 }
 
+// Not a coroutine while the transport's send finishes at once (the server's does whenever the
+// client keeps up): the state moves on and the caller gets a ready task, with no frame. A send
+// that has to wait, or a transport whose send is a coroutine, is awaited in finish_send.
+// Misuse still raises at the caller's co_await.
 task<void> websocket_connection::send(event e) {
-    const websocket_state after = next_application_state(app_state_, e);
+    websocket_state after{};
+    task<void> sending;
     try {
-        co_await send_(std::move(e));
+        after = next_application_state(app_state_, e);
+        sending = send_(std::move(e));
+    } catch (...) {
+        return failed_task(std::current_exception());
+    }
+    if (sending.is_ready()) {
+        app_state_ = after;
+        return sending;
+    }
+    return finish_send(std::move(sending), after);
+}
+
+task<void> websocket_connection::finish_send(task<void> sending, websocket_state after) {
+    try {
+        co_await std::move(sending);
     } catch (const websocket_disconnect&) {
         app_state_ = websocket_state::disconnected;
         throw;
@@ -149,14 +168,14 @@ async_generator<json> websocket_connection::iter_json() {
     return iterate(&websocket_connection::receive_json);
 }
 
+// Not coroutines: the event only carries the caller's view, and `send` finishes at once when
+// it can (a frame per message otherwise).
 task<void> websocket_connection::send_text(std::string_view text) {
-    const websocket::send message(text, false);
-    co_await send(message);
+    return send(websocket::send(text, false));
 }
 
 task<void> websocket_connection::send_bytes(std::string_view bytes) {
-    const websocket::send message(bytes, true);
-    co_await send(message);
+    return send(websocket::send(bytes, true));
 }
 
 // Not a coroutine: the value is serialised now, so the caller's json may be a temporary.

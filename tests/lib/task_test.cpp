@@ -32,6 +32,7 @@ using tessera::cancellation_callback;
 using tessera::cancellation_state;
 using tessera::cancellation_token;
 using tessera::current_cancellation;
+using tessera::failed_task;
 using tessera::in_scope;
 using tessera::operation_cancelled;
 using tessera::sleep_for;
@@ -170,6 +171,36 @@ task<cancellation_token> nested_token() { co_return co_await current_cancellatio
 
 task<void> observe_token(cancellation_token* out) { *out = co_await nested_token(); }
 
+// Awaits ready tasks every way a task can be awaited: directly, in a task_group, through
+// when_all and under in_scope; returns how many it got past.
+task<int> await_ready_tasks_everywhere(bool* other_ran) {
+    int passed = 0;
+    co_await task<>::ready();
+    ++passed;
+    task_group group;
+    group.spawn(task<>::ready());
+    group.spawn(set_flag(other_ran));
+    co_await group.join();
+    ++passed;
+    co_await when_all(task<>::ready(), task<>::ready());
+    ++passed;
+    cancellation_state scope;
+    co_await in_scope(task<>::ready(), &scope);
+    ++passed;
+    co_return passed;
+}
+
+task<std::string> await_failed_task(bool* created) {
+    auto failing = failed_task(std::make_exception_ptr(std::runtime_error("late")));
+    *created = true;  // making it did not throw
+    try {
+        co_await std::move(failing);
+    } catch (const std::runtime_error& e) {
+        co_return e.what();
+    }
+    co_return "no exception";
+}
+
 }  // namespace
 
 TEST_SUITE_BEGIN("runtime");
@@ -215,6 +246,28 @@ TEST_CASE("a task is move-only and a moved-from task is empty") {
     CHECK(second.valid());
     CHECK(task<int>{}.valid() == false);
     CHECK(sync_wait(std::move(second)) == 41);
+}
+
+TEST_CASE("a ready task has no coroutine, counts as done and continues its awaiter at once") {
+    auto done = task<>::ready();
+    CHECK(done.valid());
+    CHECK(done.done());
+    CHECK(done.is_ready());
+    CHECK_FALSE(static_cast<bool>(done.handle()));
+    auto moved = std::move(done);
+    CHECK_FALSE(done.valid());  // NOLINT(bugprone-use-after-move): that is the point
+    CHECK(moved.is_ready());
+    CHECK_FALSE(set_flag(nullptr).is_ready());  // a coroutine's task is never ready
+    sync_wait(std::move(moved));
+    bool other_ran = false;
+    CHECK(sync_wait(await_ready_tasks_everywhere(&other_ran)) == 4);
+    CHECK(other_ran);
+}
+
+TEST_CASE("failed_task raises its exception at the co_await, not when it is made") {
+    bool created = false;
+    CHECK(sync_wait(await_failed_task(&created)) == "late");
+    CHECK(created);
 }
 
 TEST_CASE("move-assigning a task destroys the frame it replaces") {

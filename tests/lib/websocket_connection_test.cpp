@@ -29,7 +29,24 @@ struct scripted {
         incoming.pop_front();
         co_return e;
     }
+    // Eager, as the server's send: the work is done when called, and the task handed back is
+    // ready (or fails at the co_await). Otherwise lazy, as the test client's: a coroutine.
+    bool eager = false;
+
     task<void> emit(event e) {
+        if (!eager) return emit_lazily(std::move(e));
+        try {
+            record(e);
+        } catch (...) {
+            return failed_task(std::current_exception());
+        }
+        return task<>::ready();
+    }
+    task<void> emit_lazily(event e) {
+        record(e);
+        co_return;
+    }
+    void record(const event& e) {
         if (gone && !std::holds_alternative<websocket::close>(e)) throw client_disconnected();
         std::string entry(event_name(e));
         if (const auto* message = std::get_if<websocket::send>(&e)) {
@@ -37,7 +54,6 @@ struct scripted {
             entry += message->data;
         }
         sent.push_back(std::move(entry));
-        co_return;
     }
 };
 
@@ -327,6 +343,33 @@ TEST_CASE("a send the transport cannot deliver raises websocket_disconnect with 
         }
         CHECK(ws.application_state() == websocket_state::disconnected);
     });
+}
+
+TEST_CASE("over a send that finishes at once, as the server's, states, refusals and 1006 are the same") {
+    scripted script;
+    script.eager = true;
+    script.incoming.push_back(websocket::connect{});
+    scope s = ws_scope();
+    with_connection(script, s, [&script](websocket_connection& ws) -> task<void> {
+        const auto early = co_await error_of<protocol_error>(ws.send_text("early"));
+        CHECK(early == "the app sent websocket.send before websocket.accept");
+        CHECK(ws.application_state() == websocket_state::connecting);
+        co_await ws.accept();
+        CHECK(ws.application_state() == websocket_state::connected);
+        co_await ws.send_text("one");
+        co_await ws.send_bytes("two");
+        script.gone = true;
+        try {
+            co_await ws.send_text("anyone?");
+            FAIL("expected the disconnect");
+        } catch (const websocket_disconnect& gone) {
+            CHECK(gone.code() == 1006);
+        }
+        CHECK(ws.application_state() == websocket_state::disconnected);
+    });
+    CHECK(script.sent ==
+          std::vector<std::string>{"websocket.accept", "websocket.send text one",
+                                   "websocket.send bytes two"});
 }
 
 TEST_CASE("a denial response is sent through the raw send") {

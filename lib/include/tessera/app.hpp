@@ -51,7 +51,8 @@ private:
 };
 
 /// A cheap, copyable handle to the function an app calls to emit an event
-/// (`co_await send(http::response_start{...})`). Non-owning, like `receive`.
+/// (`co_await send(http::response_start{...})`). Non-owning, like `receive`. Await it where it
+/// is called: a transport's send may do its work at the call and return `task<>::ready()`.
 class send {
 public:
     template <class F>

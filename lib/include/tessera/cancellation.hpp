@@ -104,14 +104,20 @@ struct scoped_task_awaiter {
         : work_(std::move(work)), scope_(scope) {}
     task<T> work_;
     cancellation_state* scope_;
-    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    // A ready task has no coroutine to run under the scope: it continues at once.
+    [[nodiscard]] bool await_ready() const noexcept { return work_.is_ready(); }
     transfer_result await_suspend(std::coroutine_handle<> parent) noexcept {
         auto child = work_.handle();
         child.promise().continuation_ = parent;
         child.promise().cancellation_ = scope_;
         return transfer_to(child, child.promise());
     }
-    T await_resume() { return work_.handle().promise().take_result(); }
+    T await_resume() {
+        if constexpr (std::is_void_v<T>) {
+            if (work_.is_ready()) return;
+        }
+        return work_.handle().promise().take_result();
+    }
 };
 }  // namespace detail
 

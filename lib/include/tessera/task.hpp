@@ -159,47 +159,81 @@ public:
 
     task() noexcept = default;
     explicit task(handle_type handle) noexcept : handle_(handle) {}
-    task(task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+    task(task&& other) noexcept
+        : handle_(std::exchange(other.handle_, {})), ready_(std::exchange(other.ready_, false)) {}
     task& operator=(task other) noexcept {
         std::swap(handle_, other.handle_);
+        std::swap(ready_, other.ready_);
         return *this;
     }
     ~task() {
         if (handle_) handle_.destroy();
     }
 
-    /// True when the task holds a coroutine (a default-constructed or moved-from one does not).
-    [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(handle_); }
-    /// True once the coroutine has run to completion.
-    [[nodiscard]] bool done() const noexcept { return handle_ && handle_.done(); }
+    /// A task whose work is already done: awaiting it continues at once. It has no coroutine
+    /// frame, which is the point: a function that can usually finish at once (the server's
+    /// `send` when nothing has to wait) returns this instead of running a coroutine, and only
+    /// builds one for the cases that suspend. Such a function does its work when called rather
+    /// than when awaited, so it is for primitives that are awaited at once (`co_await send(e)`).
+    [[nodiscard]] static task ready() noexcept
+        requires std::is_void_v<T>
+    {
+        task done;
+        done.ready_ = true;
+        return done;
+    }
 
+    /// True when the task holds work to await: a coroutine or a ready result (a
+    /// default-constructed or moved-from task does not).
+    [[nodiscard]] bool valid() const noexcept { return handle_ || ready_; }
+    /// True once the work has run to completion.
+    [[nodiscard]] bool done() const noexcept { return ready_ || (handle_ && handle_.done()); }
+    /// True for a task made by `ready()`: there is no coroutine to run.
+    [[nodiscard]] bool is_ready() const noexcept { return ready_; }
+
+    /// A null handle stands for a ready task (only `task<void>` has those).
     struct awaiter {
         handle_type handle_;
-        [[nodiscard]] bool await_ready() const noexcept { return false; }
+        [[nodiscard]] bool await_ready() const noexcept { return !handle_; }
         template <class Parent>
         detail::transfer_result await_suspend(std::coroutine_handle<Parent> parent) noexcept {
             handle_.promise().continuation_ = parent;
             handle_.promise().cancellation_ = ambient_cancellation(parent);
             return detail::transfer_to(handle_, handle_.promise());
         }
-        T await_resume() { return handle_.promise().take_result(); }
+        T await_resume() {
+            if constexpr (std::is_void_v<T>) {
+                if (!handle_) return;
+            }
+            return handle_.promise().take_result();
+        }
     };
     awaiter operator co_await() && noexcept {
-        assert(handle_ && "awaiting an empty task");
+        assert(valid() && "awaiting an empty task");
         return awaiter{handle_};
     }
     awaiter operator co_await() & noexcept {
-        assert(handle_ && "awaiting an empty task");
+        assert(valid() && "awaiting an empty task");
         return awaiter{handle_};
     }
 
-    /// Gives up ownership of the coroutine (used by drivers such as `task_group`).
-    [[nodiscard]] handle_type release() noexcept { return std::exchange(handle_, {}); }
+    /// Gives up ownership of the coroutine (used by drivers such as `task_group`); a ready task
+    /// has none.
+    [[nodiscard]] handle_type release() noexcept {
+        assert(!ready_ && "a ready task has no coroutine to release");
+        return std::exchange(handle_, {});
+    }
     [[nodiscard]] handle_type handle() const noexcept { return handle_; }
 
 private:
     handle_type handle_{};
+    bool ready_ = false;
 };
+
+/// A task that fails with `error` when awaited: the counterpart of `task<>::ready()` for a
+/// function that finishes at once by throwing, so its caller still sees the exception at the
+/// `co_await`, as from any task.
+task<void> failed_task(std::exception_ptr error);
 
 namespace detail {
 template <class T>

@@ -142,6 +142,7 @@ private:
     template <class T>
     async_generator<T> iterate(task<T> (websocket_connection::*next)());
     task<void> send_serialized(std::string text);
+    task<void> finish_send(task<void> sending, websocket_state after);
 
     tessera::receive receive_;
     tessera::send send_;
