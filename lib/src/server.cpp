@@ -291,6 +291,23 @@ struct request_state {
 
 enum class timer_mode : std::uint8_t { none, keep_alive, header, body, write };
 
+// ".0" to ".255": an IPv4 address is four of these, the first without its dot.
+struct octet_text {
+    std::array<char, 4> text{};
+    std::uint8_t size = 0;
+};
+constexpr std::array<octet_text, 256> octet_texts = [] {
+    std::array<octet_text, 256> table{};
+    for (unsigned value = 0; value < 256; ++value) {
+        auto& entry = table[value];
+        entry.text[entry.size++] = '.';
+        if (value >= 100) entry.text[entry.size++] = static_cast<char>('0' + value / 100);
+        if (value >= 10) entry.text[entry.size++] = static_cast<char>('0' + value / 10 % 10);
+        entry.text[entry.size++] = static_cast<char>('0' + value % 10);
+    }
+    return table;
+}();
+
 // A peer or local address in 20 bytes; formatted only when a request needs it.
 struct compact_address {
     std::array<unsigned char, 16> bytes{};
@@ -326,17 +343,16 @@ struct compact_address {
         if (!out) out.emplace();
         out->port = port;
         if (family == AF_INET) {
-            // Into a local buffer, then one assign (within the string's inline capacity).
+            // Into a local buffer, then one assign (within the string's inline capacity). Each
+            // byte's digits come from a table: dividing per digit cost half of this function.
             char text[16];
             char* p = text;
             for (std::size_t i = 0; i < 4; ++i) {
-                if (i) *p++ = '.';
-                const unsigned value = bytes[i];
-                if (value >= 100) *p++ = static_cast<char>('0' + value / 100);
-                if (value >= 10) *p++ = static_cast<char>('0' + value / 10 % 10);
-                *p++ = static_cast<char>('0' + value % 10);
+                const octet_text& digits = octet_texts[bytes[i]];
+                std::memcpy(p, digits.text.data(), 4);  // '.' and up to 3 digits; 4 is cheaper
+                p += digits.size;                         // than a variable-length copy
             }
-            out->host.assign(text, static_cast<std::size_t>(p - text));
+            out->host.assign(text + 1, static_cast<std::size_t>(p - text - 1));  // no first '.'
             return;
         }
         char text[INET6_ADDRSTRLEN] = {};
@@ -1024,7 +1040,9 @@ void connection::start_request() {
     req.file_error = nullptr;
     // Only the access log reads the start time: no clock read per request without it.
     if (options.access_log && options.sink) req.started = std::chrono::steady_clock::now();
-    req.activity.assign(s.method).append(" ").append(head.path);
+    req.activity.assign(s.method);
+    req.activity.push_back(' ');
+    req.activity.append(head.path);
     if (req.ws) {
         // The handshake ends the HTTP exchange: the parser stays paused at its upgrade event,
         // and every later byte is a WebSocket frame.

@@ -498,6 +498,33 @@ TEST_CASE("an invalid header name from the app is answered 500 or closed") {
 
 // ---- access log, workers, garbage --------------------------------------------------------
 
+TEST_CASE("the scope's client and server are the connection's two ends, per connection") {
+    auto app = [](scope& sc, receive r, tessera::send sd) -> task<void> {
+        const plain_text_response answer(sc.client->to_string() + " " + sc.server->to_string());
+        co_await answer(sc, r, sd);
+    };
+    running_server s(app, quiet());
+    const std::string server_end = "127.0.0.1:" + std::to_string(s.port());
+    // Octets of one, two and three digits and a zero; two requests on the first connection
+    // (the second reuses the first's scope), then a connection from elsewhere.
+    const auto local_port = [](const client& c) {
+        sockaddr_in local{};
+        socklen_t length = sizeof local;
+        ::getsockname(c.fd(), reinterpret_cast<sockaddr*>(&local), &length);
+        return std::to_string(ntohs(local.sin_port));
+    };
+    auto first = client::from_source(s.port(), "127.10.200.3");
+    for (int i = 0; i < 2; ++i) {
+        auto r = first.roundtrip(get("/"));
+        REQUIRE(r);
+        CHECK(r->body == "127.10.200.3:" + local_port(first) + " " + server_end);
+    }
+    auto second = client::from_source(s.port(), "127.99.0.45");
+    auto r = second.roundtrip(get("/"));
+    REQUIRE(r);
+    CHECK(r->body == "127.99.0.45:" + local_port(second) + " " + server_end);
+}
+
 TEST_CASE("the access log names the client, request line, status, bytes and time") {
     log_capture logs;
     server_options o;

@@ -93,6 +93,22 @@ public:
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         return client(reinterpret_cast<const sockaddr*>(&addr), sizeof addr, timeout, bytes);
     }
+    /// Connects to 127.0.0.1:`port` from `source`, another address of the loopback network
+    /// (Linux routes all of 127.0.0.0/8 to the loopback interface).
+    static client from_source(std::uint16_t port, const char* source,
+                              std::chrono::milliseconds timeout = 5000ms) {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sockaddr_in local{};
+        local.sin_family = AF_INET;
+        if (::inet_pton(AF_INET, source, &local.sin_addr) != 1) {
+            throw std::runtime_error("not an IPv4 address");
+        }
+        return client(reinterpret_cast<const sockaddr*>(&addr), sizeof addr, timeout, 0,
+                      reinterpret_cast<const sockaddr*>(&local));
+    }
     /// Connects to [::1]:`port`.
     static client ipv6_loopback(std::uint16_t port, std::chrono::milliseconds timeout = 5000ms) {
         sockaddr_in6 addr{};
@@ -267,15 +283,21 @@ public:
 
 private:
     client(const sockaddr* addr, socklen_t length, std::chrono::milliseconds timeout,
-           int receive_buffer = 0) {
-        open(addr, length, timeout, receive_buffer);
+           int receive_buffer = 0, const sockaddr* source = nullptr) {
+        open(addr, length, timeout, receive_buffer, source);
     }
     void open(const sockaddr* addr, socklen_t length, std::chrono::milliseconds timeout,
-              int receive_buffer = 0) {
+              int receive_buffer = 0, const sockaddr* source = nullptr) {
         fd_ = ::socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd_ < 0) throw std::runtime_error("socket failed");
         set_timeout(timeout);
         if (receive_buffer > 0) set_receive_buffer(receive_buffer);
+        if (source != nullptr && ::bind(fd_, source, length) != 0) {
+            const int e = errno;
+            ::close(fd_);
+            fd_ = -1;
+            throw std::runtime_error(std::string("bind failed: ") + std::strerror(e));
+        }
         if (::connect(fd_, addr, length) != 0) {
             const int e = errno;
             ::close(fd_);
