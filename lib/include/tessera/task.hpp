@@ -4,6 +4,7 @@
 #include <cassert>
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <type_traits>
 #include <utility>
@@ -158,16 +159,14 @@ public:
     using value_type = T;
 
     task() noexcept = default;
-    explicit task(handle_type handle) noexcept : handle_(handle) {}
-    task(task&& other) noexcept
-        : handle_(std::exchange(other.handle_, {})), ready_(std::exchange(other.ready_, false)) {}
+    explicit task(handle_type handle) noexcept : frame_(handle.address()) {}
+    task(task&& other) noexcept : frame_(std::exchange(other.frame_, nullptr)) {}
     task& operator=(task other) noexcept {
-        std::swap(handle_, other.handle_);
-        std::swap(ready_, other.ready_);
+        std::swap(frame_, other.frame_);
         return *this;
     }
     ~task() {
-        if (handle_) handle_.destroy();
+        if (auto coroutine = handle()) coroutine.destroy();
     }
 
     /// A task whose work is already done: awaiting it continues at once. It has no coroutine
@@ -179,17 +178,17 @@ public:
         requires std::is_void_v<T>
     {
         task done;
-        done.ready_ = true;
+        done.frame_ = ready_mark();
         return done;
     }
 
     /// True when the task holds work to await: a coroutine or a ready result (a
     /// default-constructed or moved-from task does not).
-    [[nodiscard]] bool valid() const noexcept { return handle_ || ready_; }
+    [[nodiscard]] bool valid() const noexcept { return frame_ != nullptr; }
     /// True once the work has run to completion.
-    [[nodiscard]] bool done() const noexcept { return ready_ || (handle_ && handle_.done()); }
+    [[nodiscard]] bool done() const noexcept { return is_ready() || (frame_ && handle().done()); }
     /// True for a task made by `ready()`: there is no coroutine to run.
-    [[nodiscard]] bool is_ready() const noexcept { return ready_; }
+    [[nodiscard]] bool is_ready() const noexcept { return frame_ == ready_mark(); }
 
     /// A null handle stands for a ready task (only `task<void>` has those).
     struct awaiter {
@@ -210,25 +209,36 @@ public:
     };
     awaiter operator co_await() && noexcept {
         assert(valid() && "awaiting an empty task");
-        return awaiter{handle_};
+        return awaiter{handle()};
     }
     awaiter operator co_await() & noexcept {
         assert(valid() && "awaiting an empty task");
-        return awaiter{handle_};
+        return awaiter{handle()};
     }
 
     /// Gives up ownership of the coroutine (used by drivers such as `task_group`); a ready task
     /// has none.
     [[nodiscard]] handle_type release() noexcept {
-        assert(!ready_ && "a ready task has no coroutine to release");
-        return std::exchange(handle_, {});
+        assert(!is_ready() && "a ready task has no coroutine to release");
+        return handle_type::from_address(std::exchange(frame_, nullptr));
     }
-    [[nodiscard]] handle_type handle() const noexcept { return handle_; }
+    /// The coroutine; null for an empty or a ready task.
+    [[nodiscard]] handle_type handle() const noexcept {
+        return frame_ != nullptr && !is_ready() ? handle_type::from_address(frame_)
+                                                : handle_type{};
+    }
 
 private:
-    handle_type handle_{};
-    bool ready_ = false;
+    // A ready task's mark: an address no frame can have. A value, not the address of a
+    // variable, so that every shared library agrees on it.
+    static void* ready_mark() noexcept { return reinterpret_cast<void*>(std::uintptr_t{1}); }
+
+    // The coroutine's frame address, null (no work), or ready_mark(). One pointer rather than a
+    // handle and a flag: tasks sit in every suspended coroutine frame (an idle WebSocket holds
+    // several), and the flag's eight bytes of padding showed as 64 bytes per idle WebSocket.
+    void* frame_ = nullptr;
 };
+static_assert(sizeof(task<void>) == sizeof(void*), "a task is one pointer");
 
 /// A task that fails with `error` when awaited: the counterpart of `task<>::ready()` for a
 /// function that finishes at once by throwing, so its caller still sees the exception at the
