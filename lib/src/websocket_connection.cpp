@@ -61,12 +61,18 @@ task<event> websocket_connection::receive() {
 // Misuse still raises at the caller's co_await.
 task<void> websocket_connection::send(event e) {
     websocket_state after{};
-    task<void> sending;
     try {
         after = next_application_state(app_state_, e);
-        sending = send_(std::move(e));
     } catch (...) {
         return failed_task(std::current_exception());
+    }
+    task<void> sending;
+    try {
+        sending = send_(std::move(e));
+    } catch (...) {
+        // A transport that fails where it is called gets the same translation (1006) as one
+        // that fails when awaited.
+        sending = failed_task(std::current_exception());
     }
     if (sending.is_ready()) {
         app_state_ = after;
