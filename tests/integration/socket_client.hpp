@@ -76,10 +76,7 @@ class client {
 public:
     /// Connects to 127.0.0.1:`port`.
     explicit client(std::uint16_t port, std::chrono::milliseconds timeout = 5000ms) {
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(port);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const sockaddr_in addr = loopback(port);
         open(reinterpret_cast<const sockaddr*>(&addr), sizeof addr, timeout);
     }
     /// Connects to 127.0.0.1:`port` with a receive buffer of `bytes`, set before connecting
@@ -87,20 +84,14 @@ public:
     /// TCP then crawls through zero-window probes).
     static client with_receive_buffer(std::uint16_t port, int bytes,
                                       std::chrono::milliseconds timeout = 5000ms) {
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(port);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const sockaddr_in addr = loopback(port);
         return client(reinterpret_cast<const sockaddr*>(&addr), sizeof addr, timeout, bytes);
     }
     /// Connects to 127.0.0.1:`port` from `source`, another address of the loopback network
     /// (Linux routes all of 127.0.0.0/8 to the loopback interface).
     static client from_source(std::uint16_t port, const char* source,
                               std::chrono::milliseconds timeout = 5000ms) {
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(port);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const sockaddr_in addr = loopback(port);
         sockaddr_in local{};
         local.sin_family = AF_INET;
         if (::inet_pton(AF_INET, source, &local.sin_addr) != 1) {
@@ -282,6 +273,13 @@ public:
     }
 
 private:
+    static sockaddr_in loopback(std::uint16_t port) {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return addr;
+    }
     client(const sockaddr* addr, socklen_t length, std::chrono::milliseconds timeout,
            int receive_buffer = 0, const sockaddr* source = nullptr) {
         open(addr, length, timeout, receive_buffer, source);
