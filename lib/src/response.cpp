@@ -6,6 +6,7 @@
 #include <typeinfo>
 
 #include "tessera/cancellation.hpp"
+#include "tessera/detail/spare_fields.hpp"
 #include "tessera/log.hpp"
 #include "tessera/loop.hpp"
 #include "tessera/percent.hpp"
@@ -98,32 +99,41 @@ response::response(std::shared_ptr<stream_source> stream, int status, tessera::h
 // Starlette's Response.init_headers: the caller's headers first, then content-length (fixed
 // bodies whose status allows one) and content-type, each only if the caller did not set it.
 // Responses are built per request, so this works on the field vector directly: one scan of the
-// caller's names, names written already lower-case, one allocation for the vector.
+// caller's names, names written already lower-case. Without caller headers the fields go into
+// the thread's spare vector (the server gives a written head's fields back), whose strings
+// already have room: a plain response then allocates nothing for its headers.
 void response::init_headers(tessera::headers extra, std::string_view media_type,
                             bool fixed_body) {
     std::vector<header_field> fields = extra.release();
+    std::size_t used = fields.size();  // fields past `used` are spare ones to overwrite
+    if (fields.capacity() == 0) fields = detail::take_spare_fields();
     bool has_length = false, has_type = false;
-    for (const auto& field : fields) {
-        has_length = has_length || field.name == "content-length";
-        has_type = has_type || field.name == "content-type";
+    for (std::size_t i = 0; i < used; ++i) {
+        has_length = has_length || fields[i].name == "content-length";
+        has_type = has_type || fields[i].name == "content-type";
     }
-    fields.reserve(fields.size() + 2);
+    const auto next_field = [&](std::string_view name) -> std::string& {
+        if (used == fields.size()) fields.emplace_back();
+        header_field& field = fields[used++];
+        field.name.assign(name);
+        return field.value;
+    };
     if (fixed_body && status_allows_body(status_) && !has_length) {
         char digits[24];
         auto [end, ec] = std::to_chars(digits, digits + sizeof digits, body_.size());
-        fields.emplace_back(std::string("content-length"), std::string(digits, end));
+        next_field("content-length").assign(digits, end);
     }
     if (!media_type.empty() && !has_type) {
-        std::string value;
+        std::string& value = next_field("content-type");
         if (starts_with_text(media_type) && !names_charset(media_type)) {
             constexpr std::string_view charset = "; charset=utf-8";
             value.reserve(media_type.size() + charset.size());
-            value.append(media_type).append(charset);
+            value.assign(media_type).append(charset);
         } else {
             value.assign(media_type);
         }
-        fields.emplace_back(std::string("content-type"), std::move(value));
     }
+    fields.erase(fields.begin() + static_cast<std::ptrdiff_t>(used), fields.end());
     headers_ = tessera::headers(std::move(fields));
 }
 

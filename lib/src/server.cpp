@@ -34,6 +34,7 @@
 
 #include "tessera/cancellation.hpp"
 #include "tessera/detail/driver.hpp"
+#include "tessera/detail/spare_fields.hpp"
 #include "tessera/http1_serializer.hpp"
 #include "tessera/http_exchange.hpp"
 #include "tessera/loop.hpp"
@@ -1135,7 +1136,13 @@ task<event> connection::receive_event() {
 task<void> connection::send_event(event e) {
     if (websocket) return ws_send(std::move(e));
     try {
-        switch (write_http_event(e)) {
+        const send_wait wait = write_http_event(e);
+        // The head is in the batch now: its fields go back to the thread's spare, for the
+        // next response built here to fill without allocating.
+        if (auto* start = std::get_if<http::response_start>(&e)) {
+            detail::keep_spare_fields(start->headers.release());
+        }
+        switch (wait) {
             case send_wait::nothing: break;
             case send_wait::file: return finish_file_send();
             case send_wait::drain: return drain_send();

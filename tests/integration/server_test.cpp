@@ -25,6 +25,58 @@ TEST_CASE("several requests are served on one keep-alive connection") {
     }
 }
 
+TEST_CASE("each response on a connection carries exactly its own header fields") {
+    // The server hands a written head's fields back for the next response to refill (the
+    // thread's spare): a plain response after a richer one must not inherit any of its fields.
+    const auto app = [](scope& s, receive r, tessera::send sd) -> task<void> {
+        if (s.type != scope_type::http) co_return;
+        if (s.path == "/rich") {
+            plain_text_response answer("rich body", 201,
+                                       {{"x-one", "1"}, {"x-two", "2"}, {"cache-control", "no-store"}});
+            answer.set_cookie("k", "v");
+            co_await std::move(answer)(s, r, sd);
+        } else if (s.path == "/json") {
+            json_response answer({{"ok", true}});
+            co_await std::move(answer)(s, r, sd);
+        } else {
+            plain_text_response answer("plain");
+            co_await std::move(answer)(s, r, sd);
+        }
+    };
+    server_options options = quiet();
+    options.date_header = false;
+    options.server_header = false;
+    running_server srv(app, options);
+    auto c = srv.connect();
+    // The fields as one line, so that a failure shows them. The server writes its own
+    // content-length (for the framing it chose) after the app's fields.
+    const auto fields = [](const http_response& r) {
+        std::string line;
+        for (const auto& [name, value] : r.headers) line.append(name).append(": ").append(value).append("; ");
+        return line;
+    };
+    const std::string plain = "content-type: text/plain; charset=utf-8; content-length: 5; ";
+    for (int round = 0; round < 3; ++round) {
+        auto rich = c.roundtrip(get("/rich"));
+        REQUIRE(rich);
+        CHECK(rich->status == 201);
+        CHECK(fields(*rich) ==
+              "x-one: 1; x-two: 2; cache-control: no-store; content-type: text/plain; "
+              "charset=utf-8; set-cookie: k=v; Path=/; SameSite=lax; content-length: 9; ");
+        auto after_rich = c.roundtrip(get("/plain"));
+        REQUIRE(after_rich);
+        CHECK(fields(*after_rich) == plain);
+        CHECK(after_rich->body == "plain");
+        auto json = c.roundtrip(get("/json"));
+        REQUIRE(json);
+        CHECK(fields(*json) == "content-type: application/json; content-length: 11; ");
+        CHECK(json->body == R"({"ok":true})");
+        auto after_json = c.roundtrip(get("/plain"));
+        REQUIRE(after_json);
+        CHECK(fields(*after_json) == plain);
+    }
+}
+
 TEST_CASE("an HTTP/1.0 request closes the connection by default") {
     running_server s(path_echo, quiet());
     auto c = s.connect();
