@@ -31,8 +31,8 @@ TEST_CASE("each response on a connection carries exactly its own header fields")
     const auto app = [](scope& s, receive r, tessera::send sd) -> task<void> {
         if (s.type != scope_type::http) co_return;
         if (s.path == "/rich") {
-            plain_text_response answer("rich body", 201,
-                                       {{"x-one", "1"}, {"x-two", "2"}, {"cache-control", "no-store"}});
+            plain_text_response answer(
+                "rich body", 201, {{"x-one", "1"}, {"x-two", "2"}, {"cache-control", "no-store"}});
             answer.set_cookie("k", "v");
             co_await std::move(answer)(s, r, sd);
         } else if (s.path == "/json") {
@@ -52,7 +52,9 @@ TEST_CASE("each response on a connection carries exactly its own header fields")
     // content-length (for the framing it chose) after the app's fields.
     const auto fields = [](const http_response& r) {
         std::string line;
-        for (const auto& [name, value] : r.headers) line.append(name).append(": ").append(value).append("; ");
+        for (const auto& [name, value] : r.headers) {
+            line.append(name).append(": ").append(value).append("; ");
+        }
         return line;
     };
     const std::string plain = "content-type: text/plain; charset=utf-8; content-length: 5; ";
