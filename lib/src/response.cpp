@@ -156,7 +156,31 @@ response& response::add_background(background_task work) {
     return *this;
 }
 
+// The usual response (a fixed body over HTTP, no background work) runs without a coroutine
+// frame of its own: both sends are made here, and when they finished at once (a server's
+// do while its buffers have room) so has the response. Any other case, or a send that must
+// wait, goes on in a coroutine.
 task<void> response::respond(scope& s, receive r, send sd, tessera::headers fields) const {
+    if (s.type != scope_type::http || stream_ || !background_.empty()) {
+        return respond_in_frame(s, r, sd, std::move(fields));
+    }
+    try {
+        task<void> start = sd(http::response_start{status_, std::move(fields)});
+        if (!start.is_ready()) return send_body_after(std::move(start), sd);
+        return sd(http::response_body{body_, false});
+    } catch (...) {
+        // A send that throws at the call fails the task, as it would inside a coroutine.
+        return failed_task(std::current_exception());
+    }
+}
+
+task<void> response::send_body_after(task<void> start, send sd) const {
+    co_await std::move(start);
+    co_await sd(http::response_body{body_, false});
+}
+
+task<void> response::respond_in_frame(scope& s, receive r, send sd,
+                                      tessera::headers fields) const {
     if (s.type == scope_type::websocket) {
         // As Starlette's Response on a WebSocket scope: the answer to the upgrade request is a
         // denial response (a middleware refusing a WebSocket answers it like a request).

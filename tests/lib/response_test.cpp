@@ -12,6 +12,7 @@
 #include "tessera/log.hpp"
 #include "tessera/loop.hpp"
 #include "tessera/response.hpp"
+#include "tessera/sync_wait.hpp"
 #include "tessera/testing/test_client.hpp"
 #include "logging_loop.hpp"
 
@@ -417,4 +418,103 @@ TEST_CASE("a long text media type still gets its charset") {
           long_type + "; charset=utf-8");
     const std::string edge = "text/" + std::string(128 - 5 - 15, 'b');  // exactly fills 128
     CHECK(response("x", 200, {}, edge).headers().get("content-type") == edge + "; charset=utf-8");
+}
+
+namespace eager_example {
+// A transport whose sends behave as chosen: eager (the work is done when called and the task
+// handed back is ready, as the server's), lazy (a coroutine that does it when awaited, as the
+// test client's), or throwing at the call (as a hand-written plain function may).
+struct transport {
+    enum class delivery { eager, lazy, at_call };
+    delivery mode = delivery::eager;
+    bool fail_body = false;  // the body's send fails (at the co_await, or at the call)
+    std::vector<std::string> sent;
+
+    task<event> next() { co_return http::disconnect{}; }
+    task<void> emit(event e) {
+        if (mode == delivery::lazy) return emit_lazily(std::move(e));
+        if (mode == delivery::at_call) {
+            record(e);
+            return task<>::ready();
+        }
+        try {
+            record(e);
+        } catch (...) {
+            return failed_task(std::current_exception());
+        }
+        return task<>::ready();
+    }
+    task<void> emit_lazily(event e) {
+        record(e);
+        co_return;
+    }
+    void record(const event& e) {
+        if (fail_body && std::holds_alternative<http::response_body>(e)) {
+            throw client_disconnected();
+        }
+        std::string entry(event_name(e));
+        if (const auto* body = std::get_if<http::response_body>(&e)) {
+            entry.append(" ").append(body->body);
+        }
+        sent.push_back(std::move(entry));
+    }
+};
+
+task<bool> disconnect_raised(task<void> work) {
+    try {
+        co_await std::move(work);
+    } catch (const client_disconnected&) {
+        co_return true;
+    }
+    co_return false;
+}
+}  // namespace eager_example
+
+TEST_CASE("a fixed response over sends that finish at once is sent, and done, when called") {
+    using eager_example::transport;
+    transport t;
+    receive_member<transport, &transport::next> r{&t};
+    send_member<transport, &transport::emit> sd{&t};
+    scope s;
+    s.type = scope_type::http;
+    plain_text_response answer("hello");
+    task<void> sending = std::move(answer)(s, receive(r), send(sd));
+    CHECK(sending.is_ready());
+    CHECK(t.sent == std::vector<std::string>{"http.response.start", "http.response.body hello"});
+    sync_wait(std::move(sending));
+    CHECK(t.sent.size() == 2);
+}
+
+TEST_CASE("a fixed response sends its body only once a head send that waits has completed") {
+    using eager_example::transport;
+    transport t;
+    t.mode = transport::delivery::lazy;
+    receive_member<transport, &transport::next> r{&t};
+    send_member<transport, &transport::emit> sd{&t};
+    scope s;
+    s.type = scope_type::http;
+    const plain_text_response answer("hello");
+    task<void> sending = answer(s, receive(r), send(sd));
+    CHECK_FALSE(sending.is_ready());
+    sync_wait(std::move(sending));
+    CHECK(t.sent == std::vector<std::string>{"http.response.start", "http.response.body hello"});
+}
+
+TEST_CASE("a fixed response's failing send fails its task at the co_await, however it fails") {
+    using eager_example::transport;
+    for (const auto mode : {transport::delivery::eager, transport::delivery::lazy,
+                            transport::delivery::at_call}) {
+        CAPTURE(static_cast<int>(mode));
+        transport t;
+        t.mode = mode;
+        t.fail_body = true;
+        receive_member<transport, &transport::next> r{&t};
+        send_member<transport, &transport::emit> sd{&t};
+        scope s;
+        s.type = scope_type::http;
+        const plain_text_response answer("hello");
+        task<void> sending = answer(s, receive(r), send(sd));  // never throws here
+        CHECK(sync_wait(eager_example::disconnect_raised(std::move(sending))));
+        CHECK(t.sent == std::vector<std::string>{"http.response.start"});
+    }
 }

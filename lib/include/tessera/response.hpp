@@ -56,7 +56,9 @@ public:
     }
 
     /// Sends the response (then runs the background tasks). The response stays usable: its
-    /// headers are copied into the `response_start` event.
+    /// headers are copied into the `response_start` event. Like `send`, this is eager: a fixed
+    /// body without background tasks is sent when called, and the task returned is already
+    /// finished when both sends were (a failure still waits for the `co_await`).
     task<void> operator()(scope& s, receive r, send sd) const& {
         return respond(s, r, sd, headers_);
     }
@@ -79,6 +81,8 @@ protected:
 private:
     void init_headers(tessera::headers extra, std::string_view media_type, bool fixed_body);
     task<void> respond(scope& s, receive r, send sd, tessera::headers fields) const;
+    task<void> respond_in_frame(scope& s, receive r, send sd, tessera::headers fields) const;
+    task<void> send_body_after(task<void> start, send sd) const;
     task<void> send_stream(scope& s, receive r, send sd, tessera::headers fields) const;
 
     int status_ = 200;
