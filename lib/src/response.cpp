@@ -12,6 +12,7 @@
 #include "tessera/percent.hpp"
 #include "tessera/state.hpp"  // detail::type_display_name
 #include "tessera/status.hpp"
+#include "refresh.hpp"
 
 namespace tessera {
 
@@ -112,25 +113,28 @@ void response::init_headers(tessera::headers extra, std::string_view media_type,
         has_length = has_length || fields[i].name == "content-length";
         has_type = has_type || fields[i].name == "content-type";
     }
+    // A spare field usually holds this very name, and often this value, already.
     const auto next_field = [&](std::string_view name) -> std::string& {
         if (used == fields.size()) fields.emplace_back();
         header_field& field = fields[used++];
-        field.name.assign(name);
+        detail::refresh(field.name, name);
         return field.value;
     };
     if (fixed_body && status_allows_body(status_) && !has_length) {
         char digits[24];
         auto [end, ec] = std::to_chars(digits, digits + sizeof digits, body_.size());
-        next_field("content-length").assign(digits, end);
+        detail::refresh(next_field("content-length"),
+                        std::string_view(digits, static_cast<std::size_t>(end - digits)));
     }
     if (!media_type.empty() && !has_type) {
         std::string& value = next_field("content-type");
-        if (starts_with_text(media_type) && !names_charset(media_type)) {
-            constexpr std::string_view charset = "; charset=utf-8";
+        constexpr std::string_view charset = "; charset=utf-8";
+        if (!starts_with_text(media_type) || names_charset(media_type)) {
+            detail::refresh(value, media_type);
+        } else if (!(value.size() == media_type.size() + charset.size() &&
+                     value.starts_with(media_type) && value.ends_with(charset))) {
             value.reserve(media_type.size() + charset.size());
             value.assign(media_type).append(charset);
-        } else {
-            value.assign(media_type);
         }
     }
     fields.erase(fields.begin() + static_cast<std::ptrdiff_t>(used), fields.end());

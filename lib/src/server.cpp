@@ -44,8 +44,11 @@
 #include "tessera/websocket_exchange.hpp"
 #include "tessera/ws/handshake.hpp"
 #include "tessera/ws/protocol.hpp"
+#include "refresh.hpp"
 
 namespace tessera {
+
+using detail::refresh;
 
 namespace {
 
@@ -953,15 +956,6 @@ bool unread_body_drainable(const request_state& req) noexcept {
 
 // ---- connection: requests ------------------------------------------------------------------
 
-// Sets `text` to `value` unless it already holds it.
-void refresh(std::string& text, std::string_view value) {
-    if (text.size() == value.size() &&
-        (value.empty() || std::memcmp(text.data(), value.data(), value.size()) == 0)) {
-        return;
-    }
-    text.assign(value);
-}
-
 void connection::start_request() {
     const auto& head = io->parser.head();
     const auto& options = owner->shared->options;
@@ -979,9 +973,12 @@ void connection::start_request() {
     } else {
         s.raw_path.assign(options.root_path).append(head.path);
     }
-    s.path.clear();
-    s.path.append(options.root_path);
-    percent_decode_append(s.path, head.path);
+    if (options.root_path.empty() && head.path.find('%') == std::string_view::npos) {
+        refresh(s.path, head.path);  // nothing to decode: usually the previous request's path
+    } else {
+        s.path.assign(options.root_path);
+        percent_decode_append(s.path, head.path);
+    }
     refresh(s.query_string, head.query);
     refresh(s.root_path, options.root_path);
     {

@@ -433,6 +433,33 @@ TEST_CASE("the path is percent-decoded and root_path is prepended") {
     auto r = c.roundtrip(get("/a%20b"));
     REQUIRE(r);
     CHECK(r->body == "/api/a b|/api/a%20b|/api");
+    r = c.roundtrip(get("/plain"));
+    REQUIRE(r);
+    CHECK(r->body == "/api/plain|/api/plain|/api");
+}
+
+TEST_CASE("each request on a connection gets its own decoded path, escaped or not") {
+    // The scope is reused from one request to the next; a path without escapes is taken as it
+    // is, one with escapes is decoded.
+    auto app = [](scope& s, receive r, tessera::send sd) -> task<void> {
+        if (s.type != scope_type::http) co_return;
+        const plain_text_response answer(s.path + "|" + s.raw_path + "|" + s.root_path);
+        co_await answer(s, r, sd);
+    };
+    running_server s(app, quiet());
+    auto c = s.connect();
+    const std::pair<std::string, std::string> cases[] = {
+        {"/plain", "/plain|/plain|"},  {"/plain", "/plain|/plain|"},
+        {"/a%20b", "/a b|/a%20b|"},    {"/plain", "/plain|/plain|"},
+        {"/pl", "/pl|/pl|"},           {"/a%2Fb%", "/a/b%|/a%2Fb%|"},
+        {"/x%zz?q=%41", "/x%zz|/x%zz|"}, {"/", "/|/|"},
+    };
+    for (const auto& [target, expected] : cases) {
+        CAPTURE(target);
+        auto r = c.roundtrip(get(target));
+        REQUIRE(r);
+        CHECK(r->body == expected);
+    }
 }
 
 // ---- the app contract --------------------------------------------------------------------

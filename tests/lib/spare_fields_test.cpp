@@ -99,6 +99,15 @@ TEST_CASE("a response filled from a spare carries only its own fields") {
                                                  {"content-type", "text/plain; charset=utf-8"}});
         CHECK(take_spare_fields().size() == 4);
 
+        // Values of the same length as the new ones, differing at the start or the end.
+        for (const char* stale : {"text/csvx; charset=utf-8", "text/plain; charset=utf-9"}) {
+            keep_spare_fields(fields_of({{"content-length", "9"}, {"content-type", stale}}));
+            const plain_text_response fresh("x");
+            CHECK(pairs(fresh.headers()) ==
+                  field_list{{"content-length", "1"},
+                             {"content-type", "text/plain; charset=utf-8"}});
+        }
+
         // A spare with fewer fields than needed grows.
         keep_spare_fields(fields_of({{"x-one", "1"}}));
         const plain_text_response grown("abc");
