@@ -15,6 +15,7 @@
 #include "tessera/sync_wait.hpp"
 #include "tessera/testing/test_client.hpp"
 #include "logging_loop.hpp"
+#include "send_delivery.hpp"
 
 using namespace tessera;
 using tessera::testing::client_options;
@@ -421,32 +422,18 @@ TEST_CASE("a long text media type still gets its charset") {
 }
 
 namespace eager_example {
-// A transport whose sends behave as chosen: eager (the work is done when called and the task
-// handed back is ready, as the server's), lazy (a coroutine that does it when awaited, as the
-// test client's), or throwing at the call (as a hand-written plain function may).
+// A transport whose sends deliver as chosen (test_support::delivery: eager, as the server's;
+// lazy, as the test client's; or throwing at the call, as a hand-written plain function may).
 struct transport {
-    enum class delivery { eager, lazy, at_call };
+    using delivery = test_support::delivery;
     delivery mode = delivery::eager;
     bool fail_body = false;  // the body's send fails (at the co_await, or at the call)
     std::vector<std::string> sent;
 
     task<event> next() { co_return http::disconnect{}; }
     task<void> emit(event e) {
-        if (mode == delivery::lazy) return emit_lazily(std::move(e));
-        if (mode == delivery::at_call) {
-            record(e);
-            return task<>::ready();
-        }
-        try {
-            record(e);
-        } catch (...) {
-            return failed_task(std::current_exception());
-        }
-        return task<>::ready();
-    }
-    task<void> emit_lazily(event e) {
-        record(e);
-        co_return;
+        return test_support::deliver(mode, std::move(e),
+                                     [this](const event& delivered) { record(delivered); });
     }
     void record(const event& e) {
         if (fail_body && std::holds_alternative<http::response_body>(e)) {

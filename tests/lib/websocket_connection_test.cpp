@@ -8,6 +8,7 @@
 #include "tessera/sync_wait.hpp"
 #include "tessera/testing/test_client.hpp"
 #include "tessera/websocket_connection.hpp"
+#include "send_delivery.hpp"
 
 using namespace tessera;
 using tessera::testing::test_client;
@@ -29,29 +30,13 @@ struct scripted {
         incoming.pop_front();
         co_return e;
     }
-    // How `emit` delivers: lazy, as the test client's send (a coroutine); eager, as the
-    // server's (the work is done when called, and the task handed back is ready or fails at the
-    // co_await); or at_call, a plain function that throws where it is called, as a hand-written
-    // transport may.
-    enum class delivery { lazy, eager, at_call };
+    // How `emit` delivers (lazy: as the test client's send).
+    using delivery = test_support::delivery;
     delivery mode = delivery::lazy;
 
     task<void> emit(event e) {
-        if (mode == delivery::lazy) return emit_lazily(std::move(e));
-        if (mode == delivery::at_call) {
-            record(e);
-            return task<>::ready();
-        }
-        try {
-            record(e);
-        } catch (...) {
-            return failed_task(std::current_exception());
-        }
-        return task<>::ready();
-    }
-    task<void> emit_lazily(event e) {
-        record(e);
-        co_return;
+        return test_support::deliver(mode, std::move(e),
+                                     [this](const event& delivered) { record(delivered); });
     }
     void record(const event& e) {
         if (gone && !std::holds_alternative<websocket::close>(e)) throw client_disconnected();
