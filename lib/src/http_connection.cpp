@@ -17,8 +17,9 @@ std::string request_path_text(const scope& s) {
 
 const url& http_connection::url() const {
     if (!url_) {
-        url_ = tessera::url::from_parts(scope_->scheme, scope_->headers.get("host"), scope_->server,
-                                        request_path_text(*scope_), scope_->query_string);
+        url_ = std::make_unique<const tessera::url>(
+            tessera::url::from_parts(scope_->scheme, scope_->headers.get("host"), scope_->server,
+                                     request_path_text(*scope_), scope_->query_string));
     }
     return *url_;
 }

@@ -482,6 +482,7 @@ struct connection {
     bool start_websocket(const ws::handshake_request& hs);
     void process_websocket();
     task<event> ws_receive();
+    websocket::receive take_ws_message();
     task<void> ws_send(event e);
     send_wait write_ws_event(const event& e);
     void finish_ws_send(bool message);
@@ -1496,25 +1497,28 @@ task<event> connection::ws_receive() {
         // No `io`: an idle WebSocket, nothing waiting.
         switch (ws.exchange.next_receive(io && !io->ws_inbox.empty())) {
             case websocket_receive_step::connect: co_return websocket::connect{};
-            case websocket_receive_step::message: {
-                websocket::receive message = std::move(io->ws_inbox.front());
-                io->ws_inbox.erase(io->ws_inbox.begin());
-                io->ws_inbox_bytes -= message.data.size();
-                // Parsing paused for the app: go on from the loop's top. So too when the app
-                // took the last message outside a read's round, whose end would otherwise have
-                // given back the I/O state of a WebSocket now idle.
-                if (!closing && !close_after_flush && ws.upgraded &&
-                    (!reading || (!in_round && io->ws_inbox.empty()))) {
-                    owner->defer(this);
-                }
-                co_return message;
-            }
+            case websocket_receive_step::message: co_return take_ws_message();
             case websocket_receive_step::disconnect: co_return ws.exchange.disconnect_event();
             case websocket_receive_step::wait: break;
         }
         wait_slot slot{*this, ws.receive_waiter, ws.receive_cancel, ws.receive_cancelled};
         co_await slot;
     }
+}
+
+// Out of ws_receive so that its frame, held by every idle WebSocket, has no message in it.
+websocket::receive connection::take_ws_message() {
+    websocket::receive message = std::move(io->ws_inbox.front());
+    io->ws_inbox.erase(io->ws_inbox.begin());
+    io->ws_inbox_bytes -= message.data.size();
+    // Parsing paused for the app: go on from the loop's top. So too when the app took the last
+    // message outside a read's round, whose end would otherwise have given back the I/O state
+    // of a WebSocket now idle.
+    if (!closing && !close_after_flush && session()->upgraded &&
+        (!reading || (!in_round && io->ws_inbox.empty()))) {
+        owner->defer(this);
+    }
+    return message;
 }
 
 // As for HTTP, a send finishes at once unless the client is slow to read: no coroutine frame

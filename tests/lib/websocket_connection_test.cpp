@@ -295,8 +295,13 @@ TEST_CASE("both sides' states follow the connection's life") {
             CHECK(gone.reason() == "done");
         }
         CHECK(ws.client_state() == disconnected);
+        // Refused before the transport is asked again, by receive and the typed receives alike.
+        const std::string refused =
+            "websocket_connection: cannot receive once the disconnect has been received";
         const auto again = co_await error_of<std::logic_error>(ws.receive());
-        CHECK(again);
+        CHECK(again == refused);
+        const auto again_text = co_await error_of<std::logic_error>(ws.receive_text());
+        CHECK(again_text == refused);
         co_await ws.close();  // after the client left: not an error
         CHECK(ws.application_state() == disconnected);
     });

@@ -2,6 +2,7 @@
 /// `http_connection`: what an HTTP request and a WebSocket connection have in common — the
 /// scope's URL, headers, query, cookies, client and state (Starlette's `HTTPConnection`).
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,7 +58,11 @@ protected:
 
 private:
     tessera::scope* scope_;
-    mutable std::optional<tessera::url> url_;
+    // On the heap, made on first use: a url is 184 bytes, and this object sits in the coroutine
+    // frame of every handler that makes a `request` or `websocket_connection`, held for as long
+    // as the handler is suspended (an open WebSocket's whole life), while few handlers ask for
+    // the full URL.
+    mutable std::unique_ptr<const tessera::url> url_;
     mutable std::optional<tessera::query_params> query_;
     mutable std::optional<cookie_list> cookies_;
 };

@@ -138,6 +138,7 @@ public:
     [[nodiscard]] task<void> send(event e);
 
 private:
+    void check_can_receive() const;
     task<websocket::receive> receive_message();
     template <class T>
     async_generator<T> iterate(task<T> (websocket_connection::*next)());
