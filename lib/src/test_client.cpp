@@ -272,7 +272,15 @@ struct http_session {
                 break;
             case exchange_output::kind::file:
                 if (out.file) {
-                    received += read_file_range(*exchange, *out.file);
+                    const std::string bytes = read_file_range(*exchange, *out.file);
+                    // As the server does: a file that is the whole body gives a head without a
+                    // content-length one (it would otherwise go out chunked).
+                    if (exchange->framing() == body_framing::chunked &&
+                        exchange->body_bytes_sent() == bytes.size()) {
+                        response_headers.remove("transfer-encoding");  // the server's framing
+                        response_headers.append("content-length", std::to_string(bytes.size()));
+                    }
+                    received += bytes;
                 }
                 break;
             case exchange_output::kind::nothing: break;

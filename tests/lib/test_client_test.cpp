@@ -1,6 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -576,6 +580,72 @@ TEST_CASE("a response larger than max_response_bytes raises instead of being tru
                        client_options{.max_response_bytes = 10'000}};
     CHECK_THROWS_WITH_AS(client.get("/"), doctest::Contains("max_response_bytes"),
                          std::runtime_error);
+}
+
+namespace {
+// A file body (http.response.file), optionally after some body bytes and with the app's own
+// content-length or transfer-encoding.
+struct file_answer {
+    std::string path;
+    std::uint64_t offset = 0;
+    std::optional<std::uint64_t> length;
+    std::string before;  // body bytes sent ahead of the file
+    headers fields;
+
+    task<void> operator()(scope& s, receive, tessera::send sd) const {
+        if (s.type != scope_type::http) co_return;
+        co_await sd(http::response_start{200, fields});
+        if (!before.empty()) co_await sd(http::response_body{before, true});
+        co_await sd(http::response_file{path, offset, length});
+    }
+};
+
+struct temp_file {
+    std::string path = (std::filesystem::temp_directory_path() /
+                        ("tessera-test-client-" + std::to_string(::getpid()) + ".txt"))
+                           .string();
+    explicit temp_file(std::string_view content) {
+        std::ofstream(path, std::ios::binary) << content;
+    }
+    ~temp_file() { std::filesystem::remove(path); }
+};
+}  // namespace
+
+TEST_CASE("a file body arrives with the content-length the server gives a head without one") {
+    const temp_file file("0123456789");
+    SUBCASE("the whole file") {
+        test_client client{file_answer{.path = file.path}};
+        const auto r = client.get("/");
+        CHECK(r.text() == "0123456789");
+        CHECK(r.headers.get_all("content-length") == std::vector<std::string_view>{"10"});
+    }
+    SUBCASE("a range") {
+        test_client client{file_answer{.path = file.path, .offset = 2, .length = 3}};
+        const auto r = client.get("/");
+        CHECK(r.text() == "234");
+        CHECK(r.headers.get_all("content-length") == std::vector<std::string_view>{"3"});
+    }
+    SUBCASE("the app's transfer-encoding gives way, as the server replaces its framing") {
+        test_client client{file_answer{.path = file.path,
+                                       .fields = headers{{"transfer-encoding", "chunked"}}}};
+        const auto r = client.get("/");
+        CHECK(r.text() == "0123456789");
+        CHECK_FALSE(r.headers.contains("transfer-encoding"));
+        CHECK(r.headers.get("content-length") == "10");
+    }
+    SUBCASE("the app's own content-length is kept, once") {
+        test_client client{file_answer{.path = file.path,
+                                       .fields = headers{{"content-length", "10"}}}};
+        const auto r = client.get("/");
+        CHECK(r.text() == "0123456789");
+        CHECK(r.headers.get_all("content-length") == std::vector<std::string_view>{"10"});
+    }
+    SUBCASE("after body bytes the length is not the file's: none is added (chunked)") {
+        test_client client{file_answer{.path = file.path, .before = "ab"}};
+        const auto r = client.get("/");
+        CHECK(r.text() == "ab0123456789");
+        CHECK_FALSE(r.headers.contains("content-length"));
+    }
 }
 
 TEST_CASE("lifespan startup runs before requests, shares its state, and shutdown runs at the end") {
