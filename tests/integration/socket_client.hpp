@@ -34,6 +34,8 @@
 #include <tessera/server.hpp>
 #include <tessera/timer.hpp>
 
+#include "../temp_dir.hpp"
+
 namespace itest {
 
 using namespace std::chrono_literals;
@@ -352,25 +354,7 @@ inline tessera::server_options quiet() {
     return o;
 }
 
-/// A fresh directory under /tmp, removed with its contents when the fixture goes. Short paths:
-/// Unix socket paths must fit in 108 bytes.
-struct temp_dir {
-    std::string path;
-    temp_dir() {
-        char pattern[] = "/tmp/tessera-XXXXXX";
-        if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path, ignored);
-    }
-    [[nodiscard]] std::string file(std::string_view name) const {
-        return path + "/" + std::string(name);
-    }
-};
+using tessera::test_support::temp_dir;
 
 /// A GET request with a Host header.
 inline std::string get(std::string_view target, std::string_view extra = {}) {

@@ -1,9 +1,6 @@
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -15,6 +12,7 @@
 #include "tessera/response.hpp"
 #include "tessera/testing/test_client.hpp"
 #include "tessera/timer.hpp"
+#include "temp_dir.hpp"
 
 using namespace tessera;
 using namespace std::chrono_literals;
@@ -599,34 +597,26 @@ struct file_answer {
         co_await sd(http::response_file{path, offset, length});
     }
 };
-
-struct temp_file {
-    std::string path = (std::filesystem::temp_directory_path() /
-                        ("tessera-test-client-" + std::to_string(::getpid()) + ".txt"))
-                           .string();
-    explicit temp_file(std::string_view content) {
-        std::ofstream(path, std::ios::binary) << content;
-    }
-    ~temp_file() { std::filesystem::remove(path); }
-};
 }  // namespace
 
 TEST_CASE("a file body arrives with the content-length the server gives a head without one") {
-    const temp_file file("0123456789");
+    const test_support::temp_dir dir;
+    const std::string path = dir.file("ten.txt");
+    std::ofstream(path, std::ios::binary) << "0123456789";
     SUBCASE("the whole file") {
-        test_client client{file_answer{.path = file.path}};
+        test_client client{file_answer{.path = path}};
         const auto r = client.get("/");
         CHECK(r.text() == "0123456789");
         CHECK(r.headers.get_all("content-length") == std::vector<std::string_view>{"10"});
     }
     SUBCASE("a range") {
-        test_client client{file_answer{.path = file.path, .offset = 2, .length = 3}};
+        test_client client{file_answer{.path = path, .offset = 2, .length = 3}};
         const auto r = client.get("/");
         CHECK(r.text() == "234");
         CHECK(r.headers.get_all("content-length") == std::vector<std::string_view>{"3"});
     }
     SUBCASE("the app's transfer-encoding gives way, as the server replaces its framing") {
-        test_client client{file_answer{.path = file.path,
+        test_client client{file_answer{.path = path,
                                        .fields = headers{{"transfer-encoding", "chunked"}}}};
         const auto r = client.get("/");
         CHECK(r.text() == "0123456789");
@@ -634,14 +624,14 @@ TEST_CASE("a file body arrives with the content-length the server gives a head w
         CHECK(r.headers.get("content-length") == "10");
     }
     SUBCASE("the app's own content-length is kept, once") {
-        test_client client{file_answer{.path = file.path,
+        test_client client{file_answer{.path = path,
                                        .fields = headers{{"content-length", "10"}}}};
         const auto r = client.get("/");
         CHECK(r.text() == "0123456789");
         CHECK(r.headers.get_all("content-length") == std::vector<std::string_view>{"10"});
     }
     SUBCASE("after body bytes the length is not the file's: none is added (chunked)") {
-        test_client client{file_answer{.path = file.path, .before = "ab"}};
+        test_client client{file_answer{.path = path, .before = "ab"}};
         const auto r = client.get("/");
         CHECK(r.text() == "ab0123456789");
         CHECK_FALSE(r.headers.contains("content-length"));
