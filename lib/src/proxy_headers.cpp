@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 
 namespace tessera {
 
@@ -52,14 +53,46 @@ std::string_view trim(std::string_view s) noexcept {
     return s;
 }
 
-std::vector<std::string_view> split_list(std::string_view value) {
+// The part of `value` before the first `delimiter`; removes it and the delimiter from `value`.
+std::string_view split_at(std::string_view& value, char delimiter) noexcept {
+    const auto at = value.find(delimiter);
+    const auto part = value.substr(0, at);
+    value.remove_prefix(at == std::string_view::npos ? value.size() : at + 1);
+    return part;
+}
+
+// The next part of `value` up to `delimiter` outside a quoted-string (RFC 9110 §5.6.4: a
+// quoted `host="a;for=1.2.3.4"` is one value, not two parameters); removes it and the delimiter
+// from `value`. An unterminated quote runs to the end.
+std::string_view next_part(std::string_view& value, char delimiter) noexcept {
+    bool quoted = false;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        const char c = value[i];
+        if (quoted && c == '\\') {
+            ++i;
+        } else if (c == '"') {
+            quoted = !quoted;
+        } else if (!quoted && c == delimiter) {
+            const auto part = value.substr(0, i);
+            value.remove_prefix(i + 1);
+            return part;
+        }
+    }
+    return std::exchange(value, std::string_view{});
+}
+
+// Every non-empty trimmed item of every line of field `name`, in order: several lines are one
+// comma-joined list (RFC 9110 §5.3). Reading only the first line let a client's own
+// X-Forwarded-For line win over the one a proxy appends after it. `quoted`: commas inside
+// quoted strings do not separate (Forwarded); X-Forwarded-* have no quoting, and are split at
+// every comma as uvicorn splits them.
+std::vector<std::string_view> list_items(const headers& h, std::string_view name, bool quoted) {
     std::vector<std::string_view> items;
-    while (true) {
-        const auto comma = value.find(',');
-        const auto item = trim(value.substr(0, comma));
-        if (!item.empty()) items.push_back(item);
-        if (comma == std::string_view::npos) break;
-        value.remove_prefix(comma + 1);
+    for (auto value : h.get_all(name)) {
+        while (!value.empty()) {
+            const auto item = trim(quoted ? next_part(value, ',') : split_at(value, ','));
+            if (!item.empty()) items.push_back(item);
+        }
     }
     return items;
 }
@@ -105,26 +138,20 @@ struct forwarded_element {
 
 std::vector<forwarded_element> parse_forwarded(const headers& h) {
     std::vector<forwarded_element> elements;
-    for (auto value : h.get_all("forwarded")) {
-        for (auto element : split_list(value)) {
-            forwarded_element parsed;
-            std::string_view rest = element;
-            while (!rest.empty()) {
-                const auto semi = rest.find(';');
-                const auto pair = trim(rest.substr(0, semi));
-                const auto eq = pair.find('=');
-                if (eq != std::string_view::npos) {
-                    const auto key = to_lower_ascii(trim(pair.substr(0, eq)));
-                    auto val = unquote(pair.substr(eq + 1));
-                    if (key == "for") parsed.for_node = std::move(val);
-                    else if (key == "proto") parsed.proto = to_lower_ascii(val);
-                    else if (key == "host") parsed.host = std::move(val);
-                }
-                if (semi == std::string_view::npos) break;
-                rest.remove_prefix(semi + 1);
-            }
-            elements.push_back(std::move(parsed));
+    for (const auto element : list_items(h, "forwarded", true)) {
+        forwarded_element parsed;
+        std::string_view rest = element;
+        while (!rest.empty()) {
+            const auto pair = trim(next_part(rest, ';'));
+            const auto eq = pair.find('=');  // the key is a token: no quote before it
+            if (eq == std::string_view::npos) continue;
+            const auto key = to_lower_ascii(trim(pair.substr(0, eq)));
+            auto val = unquote(pair.substr(eq + 1));
+            if (key == "for") parsed.for_node = std::move(val);
+            else if (key == "proto") parsed.proto = to_lower_ascii(val);
+            else if (key == "host") parsed.host = std::move(val);
         }
+        elements.push_back(std::move(parsed));
     }
     return elements;
 }
@@ -155,11 +182,13 @@ proxy_trust::proxy_trust(const std::vector<std::string>& entries) {
         if (slash != std::string_view::npos) {
             int prefix = -1;
             const auto digits = text.substr(slash + 1);
+            // from_chars takes a sign: "/-0" would pass as a prefix of 0, trusting everyone.
+            const bool unsigned_digits = !digits.empty() && digits.front() >= '0' && digits.front() <= '9';
             auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
             // A mapped entry's length counts the 96 bits of its ::ffff: prefix.
             const int max_prefix = mapped ? 128 : net.prefix;
-            if (ec != std::errc{} || end != digits.data() + digits.size() || prefix < 0 ||
-                prefix > max_prefix) {
+            if (!unsigned_digits || ec != std::errc{} || end != digits.data() + digits.size() ||
+                prefix < 0 || prefix > max_prefix) {
                 throw std::invalid_argument("proxy trust: bad prefix length: " + entry);
             }
             if (mapped && prefix < 96) {
@@ -220,29 +249,25 @@ void apply_proxy_headers(const proxy_trust& trust, scope& s) {
             if (!trust.trusts(node.host)) break;
         }
         const auto& element = forwarded[chosen];
-        if (!element.for_node.empty()) s.client = node_address(element.for_node);
+        // A node without a host (`for=""`, `for="[]:80"`) names nobody: the peer stays.
+        if (auto node = node_address(element.for_node); !node.host.empty()) s.client = std::move(node);
         if (!element.proto.empty()) set_scheme(s, element.proto);
         if (!element.host.empty()) s.headers.set("host", element.host);
         return;
     }
-    if (auto value = s.headers.get("x-forwarded-for")) {
-        const auto hops = split_list(*value);
-        if (!hops.empty()) {
-            std::string_view chosen = hops.front();
-            for (std::size_t i = hops.size(); i-- > 0;) {
-                chosen = hops[i];
-                if (!trust.trusts(hops[i])) break;
-            }
-            s.client = address{std::string(chosen), 0};
+    if (const auto hops = list_items(s.headers, "x-forwarded-for", false); !hops.empty()) {
+        std::string_view chosen = hops.front();
+        for (std::size_t i = hops.size(); i-- > 0;) {
+            chosen = hops[i];
+            if (!trust.trusts(hops[i])) break;
         }
+        s.client = address{std::string(chosen), 0};
     }
-    if (auto value = s.headers.get("x-forwarded-proto")) {
-        const auto items = split_list(*value);
-        if (!items.empty()) set_scheme(s, to_lower_ascii(items.back()));
+    if (const auto items = list_items(s.headers, "x-forwarded-proto", false); !items.empty()) {
+        set_scheme(s, to_lower_ascii(items.back()));
     }
-    if (auto value = s.headers.get("x-forwarded-host")) {
-        const auto items = split_list(*value);
-        if (!items.empty()) s.headers.set("host", items.back());
+    if (const auto items = list_items(s.headers, "x-forwarded-host", false); !items.empty()) {
+        s.headers.set("host", items.back());
     }
 }
 

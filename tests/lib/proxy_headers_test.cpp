@@ -58,6 +58,10 @@ TEST_CASE("proxy_trust rejects malformed entries") {
     CHECK_THROWS_AS(proxy_trust({"10.0.0.0/x"}), std::invalid_argument);
     CHECK_THROWS_AS(proxy_trust({"fd00::/129"}), std::invalid_argument);
     CHECK_THROWS_AS(proxy_trust({"10.0.0.0/"}), std::invalid_argument);
+    // Regression (found by tests/fuzz/proxy_headers_fuzz): a signed length passed as /0 and
+    // trusted every IPv4 peer.
+    CHECK_THROWS_AS(proxy_trust({"10.0.0.0/-0"}), std::invalid_argument);
+    CHECK_THROWS_AS(proxy_trust({"10.0.0.0/+8"}), std::invalid_argument);
 }
 
 TEST_CASE("a trusted peer's X-Forwarded-For, -Proto and -Host are applied") {
@@ -117,6 +121,58 @@ TEST_CASE("Forwarded for, proto and host are applied and win over X-Forwarded-*"
     CHECK(s.client->port == 0);
     CHECK(s.scheme == "https");
     CHECK(s.headers.get("host") == std::optional<std::string_view>("example.com"));
+}
+
+// Regression (found by tests/fuzz/proxy_headers_fuzz): only the first line was read, so a
+// client's own X-Forwarded-For line won over the one its proxy appended after it.
+TEST_CASE("several X-Forwarded-* lines are one list, as the proxy appended to it") {
+    const proxy_trust trust({"127.0.0.1"});
+    auto s = from("127.0.0.1", {{"x-forwarded-for", "198.51.100.1"},
+                                {"x-forwarded-for", "203.0.113.7"},
+                                {"x-forwarded-proto", "http"},
+                                {"x-forwarded-proto", "https"},
+                                {"x-forwarded-host", "spoofed.example"},
+                                {"x-forwarded-host", "example.com"}});
+    apply_proxy_headers(trust, s);
+    CHECK(s.client->host == "203.0.113.7");
+    CHECK(s.scheme == "https");
+    CHECK(s.headers.get("host") == std::optional<std::string_view>("example.com"));
+
+    // Trusted hops are skipped across lines too.
+    const proxy_trust chain({"127.0.0.1", "10.0.0.0/8"});
+    auto hops = from("127.0.0.1", {{"x-forwarded-for", "198.51.100.1, 203.0.113.9"},
+                                   {"x-forwarded-for", "10.0.0.5"}});
+    apply_proxy_headers(chain, hops);
+    CHECK(hops.client->host == "203.0.113.9");
+}
+
+// Regression (found by tests/fuzz/proxy_headers_fuzz): ';' and ',' inside a quoted value split
+// it, so a client whose Host a proxy quoted into host="..." could set its own for= and proto=.
+TEST_CASE("Forwarded delimiters inside a quoted value do not split it") {
+    const proxy_trust trust({"127.0.0.1"});
+    auto s = from("127.0.0.1",
+                  {{"forwarded", "for=203.0.113.7;host=\"a;for=1.2.3.4;proto=https\";proto=http"}});
+    apply_proxy_headers(trust, s);
+    CHECK(s.client->host == "203.0.113.7");
+    CHECK(s.scheme == "http");
+    CHECK(s.headers.get("host") == std::optional<std::string_view>("a;for=1.2.3.4;proto=https"));
+
+    auto comma = from("127.0.0.1", {{"forwarded", "for=203.0.113.7;host=\"a,for=1.2.3.4\""}});
+    apply_proxy_headers(trust, comma);
+    CHECK(comma.client->host == "203.0.113.7");
+    CHECK(comma.headers.get("host") == std::optional<std::string_view>("a,for=1.2.3.4"));
+}
+
+TEST_CASE("a Forwarded node without a host leaves the peer as the client") {
+    const proxy_trust trust({"127.0.0.1"});
+    for (const char* node : {"for=\"[]\"", "for=\":80\"", "for=\"\"", "proto=https"}) {
+        CAPTURE(node);
+        auto s = from("127.0.0.1", {{"forwarded", node}});
+        apply_proxy_headers(trust, s);
+        REQUIRE(s.client);
+        CHECK(s.client->host == "127.0.0.1");
+        CHECK(s.client->port == 50000);
+    }
 }
 
 TEST_CASE("Forwarded takes a quoted IPv6 node with a port") {
