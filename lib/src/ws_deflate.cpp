@@ -222,8 +222,11 @@ std::optional<deflate_agreement> negotiate_deflate(
                 }
             }
             std::string response = format_deflate(p);
-            // An offered server window must be acknowledged even when it is 15.
-            if (o->server_max_window_bits == 15) response += "; server_max_window_bits=15";
+            // An offered server window must be acknowledged even when it is 15 (format_deflate
+            // names only smaller ones; a server capped below 15 has named its own already).
+            if (o->server_max_window_bits != 0 && p.server_max_window_bits == 15) {
+                response += "; server_max_window_bits=15";
+            }
             return deflate_agreement{p, std::move(response)};
         }
     }

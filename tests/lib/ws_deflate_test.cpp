@@ -70,6 +70,10 @@ TEST_CASE("server_max_window_bits is the smaller of the offer and the server's o
           "permessage-deflate; server_max_window_bits=11");
     CHECK(respond("permessage-deflate; server_max_window_bits=9", small) ==
           "permessage-deflate; server_max_window_bits=9");
+    // Regression (found by tests/fuzz/ws_handshake_fuzz): an offer of 15 to a server capped
+    // lower named the parameter twice, an answer RFC 7692 §7 makes the client fail.
+    CHECK(respond("permessage-deflate; server_max_window_bits=15", small) ==
+          "permessage-deflate; server_max_window_bits=11");
 }
 
 TEST_CASE("context takeover flags come from the offer or the server's options") {
