@@ -122,11 +122,9 @@ void check_attribute(std::string_view what, std::string_view value) {
     }
 }
 
-}  // namespace
-
-std::string http_date(std::chrono::system_clock::time_point when) {
+// An IMF-fixdate for a time in whole seconds (years 1 to 9999: four digits).
+std::string format_http_date(std::chrono::sys_seconds secs) {
     using namespace std::chrono;
-    const auto secs = floor<seconds>(when);
     const auto day = floor<days>(secs);
     const year_month_day ymd{day};
     const hh_mm_ss<seconds> time{secs - day};
@@ -142,6 +140,12 @@ std::string http_date(std::chrono::system_clock::time_point when) {
                                 static_cast<int>(time.minutes().count()),
                                 static_cast<int>(time.seconds().count()));
     return std::string(buffer, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+std::string http_date(std::chrono::system_clock::time_point when) {
+    return format_http_date(std::chrono::floor<std::chrono::seconds>(when));
 }
 
 cookie_list parse_cookie_header(std::string_view header) {
@@ -225,7 +229,17 @@ std::string set_cookie_header_value(std::string_view name, std::string_view valu
     } else if (const auto* at = std::get_if<std::chrono::system_clock::time_point>(&options.expires)) {
         expires = http_date(*at);
     } else if (const auto* in = std::get_if<std::chrono::seconds>(&options.expires)) {
-        expires = http_date(std::chrono::system_clock::now() + *in);
+        // Added in whole seconds: the clock's nanoseconds overflow about 240 years out, which
+        // wrapped a long-lived cookie into one dated in the past. Like Python's datetime
+        // (Starlette adds a timedelta), a date outside years 1 to 9999 is refused.
+        using namespace std::chrono;
+        const sys_seconds now = floor<seconds>(system_clock::now());
+        constexpr sys_seconds first{sys_days{year{1} / January / 1}};
+        constexpr sys_seconds last{sys_days{year{9999} / December / 31} + days{1} - seconds{1}};
+        if (*in < first - now || *in > last - now) {
+            throw std::invalid_argument("expires is out of range (years 1 to 9999)");
+        }
+        expires = format_http_date(now + *in);
     }
 
     // Morsel.OutputString writes attributes sorted by their lower-case key and skips empty

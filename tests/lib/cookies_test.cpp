@@ -147,6 +147,29 @@ TEST_CASE("set_cookie with a relative expiry dates it from now") {
     CHECK((value == low || value == high));
 }
 
+// Regression: seconds were added to the clock's nanoseconds, which overflow about 240 years
+// out, so a 400-year cookie came out dated in the 1840s (found by tests/fuzz/cookies_fuzz).
+TEST_CASE("set_cookie with a relative expiry centuries away dates it in that century") {
+    const int this_year = static_cast<int>(year_month_day{floor<days>(system_clock::now())}.year());
+    const std::string value = set_cookie_header_value(
+        "a", "b", {.expires = seconds(400LL * 365 * 86400), .samesite = std::nullopt});
+    // Within a year of now + 400 years either way (365-day years drift by about 97 days).
+    const bool near = value.find(" " + std::to_string(this_year + 399) + " ") != std::string::npos ||
+                      value.find(" " + std::to_string(this_year + 400) + " ") != std::string::npos;
+    CHECK_MESSAGE(near, value);
+}
+
+TEST_CASE("set_cookie refuses a relative expiry past the year 9999 or before the year 1") {
+    CHECK_THROWS_AS((void)set_cookie_header_value("a", "b", {.expires = seconds(8000LL * 366 * 86400)}),
+                    std::invalid_argument);
+    CHECK_THROWS_AS((void)set_cookie_header_value("a", "b", {.expires = seconds(-2100LL * 366 * 86400)}),
+                    std::invalid_argument);
+    CHECK_THROWS_AS((void)set_cookie_header_value("a", "b", {.expires = seconds::max()}),
+                    std::invalid_argument);
+    CHECK_THROWS_AS((void)set_cookie_header_value("a", "b", {.expires = seconds::min()}),
+                    std::invalid_argument);
+}
+
 TEST_CASE("set_cookie keeps the samesite spelling and checks it case-insensitively") {
     CHECK(set_cookie_header_value("a", "b", {.samesite = "Strict"}) == "a=b; Path=/; SameSite=Strict");
     CHECK(set_cookie_header_value("a", "b", {.samesite = "LAX"}) == "a=b; Path=/; SameSite=LAX");

@@ -53,7 +53,8 @@ struct cookie_options {
 /// Throws std::invalid_argument for an empty or non-token name, a name equal to an attribute
 /// name (`path`, `expires`, …, any case), a samesite not in strict/lax/none, or a control
 /// character or `;` in path, domain, samesite or a string expiry (which would let a caller's
-/// input inject attributes or break the header).
+/// input inject attributes or break the header), or an expiry in seconds landing outside the
+/// years 1 to 9999 (as Python's datetime refuses it).
 [[nodiscard]] std::string set_cookie_header_value(std::string_view name, std::string_view value,
                                                   const cookie_options& options = {});
 
