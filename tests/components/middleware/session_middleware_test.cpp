@@ -173,6 +173,18 @@ TEST_CASE("without max_age an old signature is still accepted") {
     CHECK(get_with_cookie(client, "/", old).json() == json{{"a", 1}});
 }
 
+// JSON cannot carry invalid UTF-8: written as it was, the cookie failed to parse on the next
+// request and the whole session was silently gone (found by tests/fuzz/signed_cookie_fuzz).
+TEST_CASE("a session holding invalid UTF-8 is refused when written, not lost when read") {
+    const timestamp_signer signer(secret);
+    CHECK_THROWS_AS((void)encode_session_cookie(json{{"v", "caf\xe9"}}, signer, 1),
+                    std::invalid_argument);
+    CHECK_THROWS_AS((void)encode_session_cookie(json{{"k\xff", 1}}, signer, 1),
+                    std::invalid_argument);
+    const auto cafe = encode_session_cookie(json{{"v", "caf\xc3\xa9"}}, signer, 1);
+    CHECK(decode_session_cookie(cafe, signer, std::nullopt, 1) == json{{"v", "caf\xc3\xa9"}});
+}
+
 TEST_CASE("malformed session cookies give an empty session, never an error") {
     test_client client{with_sessions()};
     const timestamp_signer signer(secret);

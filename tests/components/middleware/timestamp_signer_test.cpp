@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -41,6 +43,18 @@ TEST_CASE("a signed value comes back while young enough") {
     CHECK(signer.unsign(token, std::nullopt, 1'000'000'000) == "value");
     CHECK(signer.unsign(token, std::nullopt, 999) == std::nullopt);  // from the future
     CHECK(signer.unsign(signer.sign("now"), 5s) == "now");
+}
+
+// Regression (found by tests/fuzz/signed_cookie_fuzz): the age was computed before the
+// future check, overflowing int64 (undefined behaviour) for a `now` near its minimum.
+TEST_CASE("a token is refused, without overflow, at any now before its timestamp") {
+    const timestamp_signer signer("secret");
+    const std::string token = signer.sign("value", 1);
+    CHECK(signer.unsign(token, std::nullopt, std::numeric_limits<std::int64_t>::min()) ==
+          std::nullopt);
+    CHECK(signer.unsign(token, 60s, std::numeric_limits<std::int64_t>::min()) == std::nullopt);
+    CHECK(signer.unsign(token, 60s, 0) == std::nullopt);
+    CHECK(signer.unsign(token, std::nullopt, std::numeric_limits<std::int64_t>::max()) == "value");
 }
 
 TEST_CASE("a value with dots is signed and recovered whole") {

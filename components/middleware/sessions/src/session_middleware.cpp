@@ -6,6 +6,7 @@
 
 #include "tessera/cookies.hpp"
 #include "tessera/headers.hpp"
+#include "tessera/ws/utf8.hpp"
 
 namespace tessera {
 
@@ -22,7 +23,13 @@ bool is_same_site_value(std::string_view value) noexcept {
 
 std::string encode_session_cookie(const json& object, const timestamp_signer& signer,
                                   std::int64_t timestamp) {
-    return signer.sign(base64url_encode(object.dump()), timestamp);
+    std::string text = object.dump();
+    // The writer copies string bytes as they are; the next request's parser would refuse the
+    // cookie and the whole session would be gone without a word. Refused here instead.
+    if (!ws::is_valid_utf8(text)) {
+        throw std::invalid_argument("session: a key or string value is not valid UTF-8");
+    }
+    return signer.sign(base64url_encode(text), timestamp);
 }
 
 std::optional<json> decode_session_cookie(std::string_view value, const timestamp_signer& signer,
