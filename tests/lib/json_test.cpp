@@ -191,6 +191,11 @@ TEST_CASE("nesting up to 1024 levels parses; deeper input is an error, not a cra
     const std::string ok = std::string(1024, '[') + std::string(1024, ']');
     const json deep = parse_json(ok);
     CHECK(deep.dump() == ok);
+    // A value inside is a level too (simdjson's depth counts it): 1023 arrays may hold one.
+    const std::string holding = std::string(1023, '[') + "1" + std::string(1023, ']');
+    CHECK(parse_json(holding).dump() == holding);
+    CHECK_THROWS_AS((void)parse_json(std::string(1024, '[') + "1" + std::string(1024, ']')),
+                    tessera::json_parse_error);
     const std::string too_deep = std::string(1025, '[') + std::string(1025, ']');
     CHECK_THROWS_WITH_AS((void)parse_json(too_deep), doctest::Contains("too deep"),
                          tessera::json_parse_error);

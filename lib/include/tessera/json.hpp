@@ -194,7 +194,9 @@ private:
 
 /// Parses one JSON document with simdjson. Throws `json_parse_error` on malformed input —
 /// including empty input, content after the value, invalid UTF-8, integers beyond the 64-bit
-/// ranges, and nesting deeper than 1024 levels. Strings come out as UTF-8 with escapes decoded.
+/// ranges, and nesting deeper than 1024 levels, a value inside the innermost container counting
+/// as one (1024 arrays parse only when the innermost is empty; 1023 may hold a value). Strings
+/// come out as UTF-8 with escapes decoded.
 /// In objects with a repeated key, the key keeps its first position and takes its last value.
 ///
 /// simdjson reads up to SIMDJSON_PADDING (64) bytes past the end of the text. This overload
