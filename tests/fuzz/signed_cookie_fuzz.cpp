@@ -53,11 +53,14 @@
 #include "tessera/session_middleware.hpp"
 #include "tessera/timestamp_signer.hpp"
 
+#include "reference_utf8.hpp"
+
 namespace {
 
 using tessera::json;
 using tessera::timestamp_signer;
 using std::chrono::seconds;
+using tessera::fuzz::valid_utf8;
 
 void check(bool ok) {
     if (!ok) __builtin_trap();
@@ -113,39 +116,6 @@ bool young_enough(std::int64_t ts, std::int64_t now, std::optional<seconds> max_
 
 bool in_signable_range(std::int64_t ts) { return ts >= 0 && ts < 1'000'000'000'000'000'000; }
 
-// Every UTF-8 check the session round trip needs: well-formed UTF-8 (Table 3-7).
-bool valid_utf8(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto b0 = static_cast<unsigned char>(s[i]);
-        if (b0 < 0x80) {
-            ++i;
-            continue;
-        }
-        int n = 0;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (b0 >= 0xC2 && b0 <= 0xDF) {
-            n = 1;
-        } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-            n = 2;
-            if (b0 == 0xE0) lo = 0xA0;
-            if (b0 == 0xED) hi = 0x9F;
-        } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-            n = 3;
-            if (b0 == 0xF0) lo = 0x90;
-            if (b0 == 0xF4) hi = 0x8F;
-        } else {
-            return false;
-        }
-        if (s.size() - i - 1 < static_cast<std::size_t>(n)) return false;
-        for (int k = 1; k <= n; ++k) {
-            const auto b = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
-            if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return false;
-        }
-        i += static_cast<std::size_t>(n) + 1;
-    }
-    return true;
-}
 
 // What unsign must answer for `token`, worked out from the format alone.
 std::optional<std::string_view> expected_unsign(std::string_view token, std::string_view secret,
