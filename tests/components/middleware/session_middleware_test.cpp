@@ -183,6 +183,12 @@ TEST_CASE("a session holding invalid UTF-8 is refused when written, not lost whe
                     std::invalid_argument);
     const auto cafe = encode_session_cookie(json{{"v", "caf\xc3\xa9"}}, signer, 1);
     CHECK(decode_session_cookie(cafe, signer, std::nullopt, 1) == json{{"v", "caf\xc3\xa9"}});
+
+    // Through the middleware: the response fails where the bytes were stored.
+    test_client client{with_sessions()};
+    CHECK_THROWS_AS((void)client.get("/set?v=caf%E9"), std::invalid_argument);
+    test_client lenient{with_sessions(), testing::client_options{.raise_server_exceptions = false}};
+    CHECK(lenient.get("/set?v=caf%E9").status == 500);
 }
 
 TEST_CASE("malformed session cookies give an empty session, never an error") {
