@@ -53,24 +53,16 @@ std::string_view trim(std::string_view s) noexcept {
     return s;
 }
 
-// The part of `value` before the first `delimiter`; removes it and the delimiter from `value`.
-std::string_view split_at(std::string_view& value, char delimiter) noexcept {
-    const auto at = value.find(delimiter);
-    const auto part = value.substr(0, at);
-    value.remove_prefix(at == std::string_view::npos ? value.size() : at + 1);
-    return part;
-}
-
-// The next part of `value` up to `delimiter` outside a quoted-string (RFC 9110 §5.6.4: a
-// quoted `host="a;for=1.2.3.4"` is one value, not two parameters); removes it and the delimiter
-// from `value`. An unterminated quote runs to the end.
-std::string_view next_part(std::string_view& value, char delimiter) noexcept {
+// The next part of `value` up to `delimiter`; removes it and the delimiter from `value`. With
+// `honour_quotes`, a delimiter inside a quoted-string does not count (RFC 9110 §5.6.4: a quoted
+// `host="a;for=1.2.3.4"` is one value, not two parameters); an unterminated quote runs to the end.
+std::string_view next_part(std::string_view& value, char delimiter, bool honour_quotes) noexcept {
     bool quoted = false;
     for (std::size_t i = 0; i < value.size(); ++i) {
         const char c = value[i];
         if (quoted && c == '\\') {
             ++i;
-        } else if (c == '"') {
+        } else if (c == '"' && honour_quotes) {
             quoted = !quoted;
         } else if (!quoted && c == delimiter) {
             const auto part = value.substr(0, i);
@@ -83,14 +75,15 @@ std::string_view next_part(std::string_view& value, char delimiter) noexcept {
 
 // Every non-empty trimmed item of every line of field `name`, in order: several lines are one
 // comma-joined list (RFC 9110 §5.3). Reading only the first line let a client's own
-// X-Forwarded-For line win over the one a proxy appends after it. `quoted`: commas inside
-// quoted strings do not separate (Forwarded); X-Forwarded-* have no quoting, and are split at
-// every comma as uvicorn splits them.
-std::vector<std::string_view> list_items(const headers& h, std::string_view name, bool quoted) {
+// X-Forwarded-For line win over the one a proxy appends after it. `honour_quotes`: commas
+// inside quoted strings do not separate (Forwarded); X-Forwarded-* have no quoting, and are
+// split at every comma as uvicorn splits them.
+std::vector<std::string_view> list_items(const headers& h, std::string_view name,
+                                         bool honour_quotes) {
     std::vector<std::string_view> items;
     for (auto value : h.get_all(name)) {
         while (!value.empty()) {
-            const auto item = trim(quoted ? next_part(value, ',') : split_at(value, ','));
+            const auto item = trim(next_part(value, ',', honour_quotes));
             if (!item.empty()) items.push_back(item);
         }
     }
@@ -142,7 +135,7 @@ std::vector<forwarded_element> parse_forwarded(const headers& h) {
         forwarded_element parsed;
         std::string_view rest = element;
         while (!rest.empty()) {
-            const auto pair = trim(next_part(rest, ';'));
+            const auto pair = trim(next_part(rest, ';', true));
             const auto eq = pair.find('=');  // the key is a token: no quote before it
             if (eq == std::string_view::npos) continue;
             const auto key = to_lower_ascii(trim(pair.substr(0, eq)));
@@ -183,12 +176,13 @@ proxy_trust::proxy_trust(const std::vector<std::string>& entries) {
             int prefix = -1;
             const auto digits = text.substr(slash + 1);
             // from_chars takes a sign: "/-0" would pass as a prefix of 0, trusting everyone.
-            const bool unsigned_digits = !digits.empty() && digits.front() >= '0' && digits.front() <= '9';
+            const bool unsigned_digits =
+                !digits.empty() && digits.front() >= '0' && digits.front() <= '9';
             auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
             // A mapped entry's length counts the 96 bits of its ::ffff: prefix.
             const int max_prefix = mapped ? 128 : net.prefix;
             if (!unsigned_digits || ec != std::errc{} || end != digits.data() + digits.size() ||
-                prefix < 0 || prefix > max_prefix) {
+                prefix > max_prefix) {
                 throw std::invalid_argument("proxy trust: bad prefix length: " + entry);
             }
             if (mapped && prefix < 96) {
@@ -250,7 +244,9 @@ void apply_proxy_headers(const proxy_trust& trust, scope& s) {
         }
         const auto& element = forwarded[chosen];
         // A node without a host (`for=""`, `for="[]:80"`) names nobody: the peer stays.
-        if (auto node = node_address(element.for_node); !node.host.empty()) s.client = std::move(node);
+        if (auto node = node_address(element.for_node); !node.host.empty()) {
+            s.client = std::move(node);
+        }
         if (!element.proto.empty()) set_scheme(s, element.proto);
         if (!element.host.empty()) s.headers.set("host", element.host);
         return;
