@@ -751,6 +751,8 @@ void lower_into(std::string_view name, std::string& out) {
     }
 }
 
+bool is_host_value(std::string_view value) noexcept { return all_of_class(value, c_host); }
+
 void to_header_fields(std::span<const header_view> fields, std::vector<header_field>& out) {
     // Assigning into existing strings reuses their buffers; names up to 15 bytes (nearly all
     // common ones) fit the small-string buffer anyway.

@@ -1,5 +1,7 @@
 #include "tessera/proxy_headers.hpp"
 
+#include "tessera/http1_parser.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -248,7 +250,11 @@ void apply_proxy_headers(const proxy_trust& trust, scope& s) {
             s.client = std::move(node);
         }
         if (!element.proto.empty()) set_scheme(s, element.proto);
-        if (!element.host.empty()) s.headers.set("host", element.host);
+        // A quoted host may hold anything a quoted string can (spaces, `"`, `\`): only a value
+        // the HTTP parser would have taken as a Host replaces it.
+        if (!element.host.empty() && http1::is_host_value(element.host)) {
+            s.headers.set("host", element.host);
+        }
         return;
     }
     if (const auto hops = list_items(s.headers, "x-forwarded-for", false); !hops.empty()) {
@@ -262,7 +268,8 @@ void apply_proxy_headers(const proxy_trust& trust, scope& s) {
     if (const auto items = list_items(s.headers, "x-forwarded-proto", false); !items.empty()) {
         set_scheme(s, to_lower_ascii(items.back()));
     }
-    if (const auto items = list_items(s.headers, "x-forwarded-host", false); !items.empty()) {
+    if (const auto items = list_items(s.headers, "x-forwarded-host", false);
+        !items.empty() && http1::is_host_value(items.back())) {
         s.headers.set("host", items.back());
     }
 }

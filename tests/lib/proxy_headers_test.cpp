@@ -163,6 +163,30 @@ TEST_CASE("Forwarded delimiters inside a quoted value do not split it") {
     CHECK(comma.headers.get("host") == std::optional<std::string_view>("a,for=1.2.3.4"));
 }
 
+// Regression (found by tests/fuzz/proxy_headers_fuzz): a quoted host= was written into the
+// Host field as it came, spaces, quotes and all, where the HTTP parser answers such a Host 400.
+TEST_CASE("a forwarded host that is not a valid Host value leaves the host alone") {
+    const proxy_trust trust({"127.0.0.1"});
+    for (const char* forwarded : {"for=203.0.113.7;host=\"a b\"", "host=\"a\\\"b\"",
+                                  "host=\"a\tb\"", "host=\"caf\xc3\xa9\""}) {
+        CAPTURE(forwarded);
+        auto s = from("127.0.0.1", {{"forwarded", forwarded}});
+        apply_proxy_headers(trust, s);
+        CHECK(s.headers.get("host") == std::optional<std::string_view>("internal:8000"));
+    }
+    auto spaced = from("127.0.0.1", {{"x-forwarded-host", "a b"}});
+    apply_proxy_headers(trust, spaced);
+    CHECK(spaced.headers.get("host") == std::optional<std::string_view>("internal:8000"));
+
+    // What a Host may hold still passes: an IPv6 literal with a port, percent-encoding.
+    auto v6 = from("127.0.0.1", {{"forwarded", "host=\"[2001:db8::1]:8443\""}});
+    apply_proxy_headers(trust, v6);
+    CHECK(v6.headers.get("host") == std::optional<std::string_view>("[2001:db8::1]:8443"));
+    auto encoded = from("127.0.0.1", {{"x-forwarded-host", "ex%41mple.com"}});
+    apply_proxy_headers(trust, encoded);
+    CHECK(encoded.headers.get("host") == std::optional<std::string_view>("ex%41mple.com"));
+}
+
 TEST_CASE("a Forwarded node without a host leaves the peer as the client") {
     const proxy_trust trust({"127.0.0.1"});
     for (const char* node : {"for=\"[]\"", "for=\":80\"", "for=\"\"", "proto=https"}) {

@@ -212,4 +212,9 @@ void to_header_fields(std::span<const header_view> fields, std::vector<header_fi
 /// Lower-cases an ASCII field name into `out` (replacing its contents).
 void lower_into(std::string_view name, std::string& out);
 
+/// Whether `value` is made only of what a Host field may hold: RFC 3986 reg-name, IP-literal
+/// and port characters (letters, digits, `-._~!$&'()*+,;=%:[]`). The parser answers 400 to any
+/// other Host; code that sets Host from elsewhere (proxy headers) checks with this.
+[[nodiscard]] bool is_host_value(std::string_view value) noexcept;
+
 }  // namespace tessera::http1

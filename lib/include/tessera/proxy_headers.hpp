@@ -42,7 +42,7 @@ private:
 /// the nearest untrusted hop of `Forwarded: for=` or `X-Forwarded-For` (the leftmost if every
 /// hop is trusted), `scheme` from `proto=` / `X-Forwarded-Proto` (http/https, ws/wss for
 /// WebSockets), the `host` header from `host=` / `X-Forwarded-Host` (the last item of each
-/// list). Several lines of one field are one comma-joined list (RFC 9110 §5.3), so a proxy that
+/// list; only a value made of Host characters, `http1::is_host_value`). Several lines of one field are one comma-joined list (RFC 9110 §5.3), so a proxy that
 /// appends its own line after the client's is the one believed; delimiters inside a
 /// `Forwarded` quoted string do not split it, and a node without a host leaves the peer as the
 /// client. `Forwarded` wins over the X-Forwarded-* family when both are present. Untrusted
