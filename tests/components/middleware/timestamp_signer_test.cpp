@@ -57,6 +57,19 @@ TEST_CASE("a token is refused, without overflow, at any now before its timestamp
     CHECK(signer.unsign(token, std::nullopt, std::numeric_limits<std::int64_t>::max()) == "value");
 }
 
+// Regression (found by tests/fuzz/signed_cookie_fuzz): sign() wrote any int64 timestamp, but
+// unsign reads 1 to 18 digits, so a negative or 19-digit one made a token that never loaded.
+TEST_CASE("sign refuses a timestamp that unsign could not read") {
+    const timestamp_signer signer("secret");
+    CHECK_THROWS_AS((void)signer.sign("value", -1), std::invalid_argument);
+    CHECK_THROWS_AS((void)signer.sign("value", 1'000'000'000'000'000'000), std::invalid_argument);
+    CHECK_THROWS_AS((void)signer.sign("value", std::numeric_limits<std::int64_t>::min()),
+                    std::invalid_argument);
+    for (const std::int64_t edge : {std::int64_t{0}, std::int64_t{999'999'999'999'999'999}}) {
+        CHECK(signer.unsign(signer.sign("value", edge), std::nullopt, edge) == "value");
+    }
+}
+
 TEST_CASE("a value with dots is signed and recovered whole") {
     const timestamp_signer signer("secret");
     CHECK(signer.unsign(signer.sign("a.b.c", 5), std::nullopt, 5) == "a.b.c");

@@ -15,6 +15,7 @@ constexpr std::string_view alphabet =
 // component, a future format) derives a different key.
 constexpr std::string_view key_label = "tessera.timestamp_signer.v1";
 constexpr std::size_t encoded_digest_size = 43;  // 32 bytes in unpadded base64
+constexpr std::int64_t max_timestamp = 999'999'999'999'999'999;  // 18 digits
 
 int decode_char(char c) noexcept {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -118,6 +119,11 @@ timestamp_signer::digest timestamp_signer::mac(std::string_view signed_part) con
 }
 
 std::string timestamp_signer::sign(std::string_view value, std::int64_t timestamp) const {
+    // unsign reads 1 to 18 digits: a token it could never accept is refused here, not later.
+    if (timestamp < 0 || timestamp > max_timestamp) {
+        throw std::invalid_argument("timestamp_signer: timestamp " + std::to_string(timestamp) +
+                                    " is outside 0 to 10^18 - 1");
+    }
     std::string token;
     token.reserve(value.size() + 21 + 1 + encoded_digest_size);
     token.append(value);

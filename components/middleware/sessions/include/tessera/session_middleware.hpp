@@ -94,7 +94,8 @@ private:
 /// The session cookie value for `object` signed by `signer` at `timestamp` (Unix seconds): what
 /// the middleware writes. For tests and tools that need a session cookie. Throws
 /// std::invalid_argument when a key or string in `object` is not valid UTF-8 (JSON cannot carry
-/// it, so the session would not load again): in the middleware, the response fails (500).
+/// it, so the session would not load again): in the middleware, the response fails (500). So
+/// too for a `timestamp` `timestamp_signer::sign` refuses (outside 0 to 10^18 - 1).
 [[nodiscard]] std::string encode_session_cookie(const json& object, const timestamp_signer& signer,
                                                 std::int64_t timestamp);
 

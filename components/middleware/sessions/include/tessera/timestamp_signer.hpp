@@ -23,7 +23,8 @@ public:
     /// `secret_key` must not be empty (std::invalid_argument).
     explicit timestamp_signer(std::string_view secret_key);
 
-    /// `value.timestamp.signature` for `value` signed at `timestamp` (Unix seconds).
+    /// `value.timestamp.signature` for `value` signed at `timestamp` (Unix seconds, 0 to
+    /// 10^18 - 1: what `unsign` reads; std::invalid_argument otherwise).
     [[nodiscard]] std::string sign(std::string_view value, std::int64_t timestamp) const;
     /// `sign(value, now)`.
     [[nodiscard]] std::string sign(std::string_view value) const;
