@@ -28,7 +28,7 @@
 //   empty '?'/'#', no '//' that urlunsplit would drop or add);
 // - replace() of one component (scheme, netloc, path, query, fragment, hostname, port, user
 //   info, remove_port) sets it and keeps every other component; a new netloc throws iff it does
-//   not parse;
+//   not parse, and so does a plain new hostname under user info that holds a bracket;
 // - include/replace/remove_query_params set exactly the expected decoded pairs and keep the
 //   other components;
 // - from_parts keeps the scheme, host, path and query it was given, throws only when the host
@@ -387,10 +387,21 @@ void check_replace(const url& u, const parts& p, std::string_view a, std::string
     if (plain_host(a) || ipv6_no_zone(a)) {
         parts e = p;
         e.hostname = lower_ascii(a);
-        const url r = u.replace({.hostname = std::string(a)});
-        netloc_edit(r, e);
-        // An IPv6 host gets brackets, so the port stays apart from its colons.
-        check(!ipv6_no_zone(a) || r.netloc().find("[" + std::string(a) + "]") != npos);
+        // User info holding a bracket parses only beside a bracketed host (Python refuses the
+        // unbalanced netloc too): a plain new host makes a URL that does not parse.
+        const auto bracket = [](const std::optional<std::string>& part) {
+            return part && part->find_first_of("[]") != npos;
+        };
+        const bool unparsable = !ipv6_no_zone(a) && (bracket(p.username) || bracket(p.password));
+        try {
+            const url r = u.replace({.hostname = std::string(a)});
+            check(!unparsable);
+            netloc_edit(r, e);
+            // An IPv6 host gets brackets, so the port stays apart from its colons.
+            check(!ipv6_no_zone(a) || r.netloc().find("[" + std::string(a) + "]") != npos);
+        } catch (const std::invalid_argument&) {
+            check(unparsable);
+        }
     }
     {
         const std::uint16_t port = port_from(d);

@@ -237,6 +237,13 @@ TEST_CASE("replace rebuilds text the way urlunsplit does") {
 
 TEST_CASE("replace throws when the rebuilt URL does not parse") {
     CHECK_THROWS_AS(url("http://h/").replace({.netloc = "h:99999"}), std::invalid_argument);
+    // Found by tests/fuzz/url_fuzz: user info with a bracket parses beside a bracketed host
+    // only, so a plain new hostname makes a netloc Python's urlsplit refuses as well.
+    const url odd("http://a]b@[::1]:80/");
+    CHECK(odd.username() == std::optional<std::string_view>("a]b"));
+    CHECK_THROWS_AS(odd.replace({.hostname = "example.com"}), std::invalid_argument);
+    CHECK(odd.replace({.hostname = "::2"}).str() == "http://a]b@[::2]:80/");
+    CHECK(odd.replace({.port = 81}).str() == "http://a]b@[::1]:81/");
 }
 
 TEST_CASE("query parameters can be included, replaced and removed") {

@@ -89,6 +89,9 @@ public:
 
     /// A copy with the given components replaced (Starlette's `URL.replace`). Empty components
     /// are dropped when the text is rebuilt, as `urlunsplit` does (`?` with an empty query).
+    /// Throws std::invalid_argument when the result does not parse (see the class comment): a
+    /// `netloc` that does not, or a plain `hostname` under user info holding `[` or `]` (which
+    /// only a bracketed host balances; Python's urlsplit refuses that URL too).
     [[nodiscard]] url replace(const components& changes) const;
     /// A copy whose query has `params` set: existing pairs with those keys are removed and the
     /// new pairs appended (Starlette's `include_query_params`).
