@@ -36,9 +36,9 @@
 // - when the headers are well-formed (RFC 7239 syntax, also accepting the unquoted
 //   `for=192.0.2.1:80` that proxies send), the result is exactly the documented one: the
 //   nearest untrusted hop from the right (the leftmost when all are trusted) gives the client,
-//   and that Forwarded element's proto and host (or the last X-Forwarded-Proto / -Host item)
-//   give the scheme and host (a host that is not a Host value leaves the host field alone); Forwarded wins over X-Forwarded-*; repeated field lines count as
-//   one comma-joined line (RFC 9110 §5.3).
+//   and that Forwarded element's proto and host (or the last X-Forwarded-Proto / -Host item) give
+//   the scheme and host (a host that is not a Host value leaves the host field alone); Forwarded
+//   wins over X-Forwarded-*; repeated field lines count as one comma-joined line (RFC 9110 §5.3).
 //
 // Bugs it found (fixed, each pinned by a test in tests/lib/proxy_headers_test.cpp): only the
 // first X-Forwarded-* line was read, so a client's own line won over its proxy's; Forwarded was

@@ -25,18 +25,19 @@
 //            secret, which seeds are signed with) and a value to sign.
 //
 // Besides memory safety and UB (the sanitizers: the age arithmetic meets INT64 extremes), it
-// checks: unsign accepts a token exactly when its signature is HMAC-SHA256 of everything
-// before the last dot under the derived key (recomputed here with libcrypto, independently),
-// its timestamp is 1..18 decimal digits and the age (exact, 128-bit) is within 0..max_age;
-// the value it returns is the token's prefix before the timestamp, and a token with a canonical
-// timestamp is exactly what sign() makes; sign() makes `value.ts.base64url(HMAC)` for any bytes
-// and any ts in 0..10^18-1, and unsign gives the value back for each; sign() and
-// encode_session_cookie refuse (std::invalid_argument) any other ts; changing, deleting or inserting any byte of a signed token, or using another secret,
-// makes unsign refuse it; base64url decoding accepts only canonical text (re-encoding gives it
-// back) and encoding round-trips any bytes; decode_session_cookie never throws, returns an
-// object exactly when the cookie is at most 8 KiB, unsigns, decodes and parses to an object,
-// and gives back what encode_session_cookie wrote, which refuses (std::invalid_argument) a
-// session holding invalid UTF-8 rather than write a cookie that would not load.
+// checks: unsign accepts a token exactly when its signature is HMAC-SHA256 of everything before the
+// last dot under the derived key (recomputed here with libcrypto, independently), its timestamp is
+// 1..18 decimal digits and the age (exact, 128-bit) is within 0..max_age; the value it returns is
+// the token's prefix before the timestamp, and a token with a canonical timestamp is exactly what
+// sign() makes; sign() makes `value.ts.base64url(HMAC)` for any bytes and any ts in 0..10^18-1, and
+// unsign gives the value back for each; sign() and encode_session_cookie refuse
+// (std::invalid_argument) any other ts; changing, deleting or inserting any byte of a signed token,
+// or using another secret, makes unsign refuse it; base64url decoding accepts only canonical text
+// (re-encoding gives it back) and encoding round-trips any bytes; decode_session_cookie never
+// throws, returns an object exactly when the cookie is at most 8 KiB, unsigns, decodes and parses
+// to an object, and gives back what encode_session_cookie wrote, which refuses
+// (std::invalid_argument) a session holding invalid UTF-8 rather than write a cookie that would not
+// load.
 
 #include <openssl/hmac.h>
 

@@ -38,15 +38,15 @@ private:
 };
 
 /// When the scope's client is trusted (a scope without a client, as on a Unix socket, only when
-/// everyone is), rewrites the scope from the proxy headers: `client` from
-/// the nearest untrusted hop of `Forwarded: for=` or `X-Forwarded-For` (the leftmost if every
-/// hop is trusted), `scheme` from `proto=` / `X-Forwarded-Proto` (http/https, ws/wss for
-/// WebSockets), the `host` header from `host=` / `X-Forwarded-Host` (the last item of each
-/// list; only a value made of Host characters, `http1::is_host_value`). Several lines of one field are one comma-joined list (RFC 9110 §5.3), so a proxy that
-/// appends its own line after the client's is the one believed; delimiters inside a
-/// `Forwarded` quoted string do not split it, and a node without a host leaves the peer as the
-/// client. `Forwarded` wins over the X-Forwarded-* family when both are present. Untrusted
-/// peers' headers are left alone.
+/// everyone is), rewrites the scope from the proxy headers: `client` from the nearest untrusted hop
+/// of `Forwarded: for=` or `X-Forwarded-For` (the leftmost if every hop is trusted), `scheme` from
+/// `proto=` / `X-Forwarded-Proto` (http/https, ws/wss for WebSockets), the `host` header from
+/// `host=` / `X-Forwarded-Host` (the last item of each list, and only a value made of Host
+/// characters: `http1::is_host_value`). Several lines of one field are one comma-joined list (RFC
+/// 9110 §5.3), so a proxy that appends its own line after the client's is the one believed;
+/// delimiters inside a `Forwarded` quoted string do not split it, and a node without a host leaves
+/// the peer as the client. `Forwarded` wins over the X-Forwarded-* family when both are present.
+/// Untrusted peers' headers are left alone.
 void apply_proxy_headers(const proxy_trust& trust, scope& s);
 
 }  // namespace tessera
