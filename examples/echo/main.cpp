@@ -184,20 +184,26 @@ int main(int argc, char** argv) {
             ++i;
         } else if (arg == "--static" && value) {
             ++i;  // served once the static files component lands
+        } else if (arg == "--ssl-certfile" && value) {  // HTTPS and WSS, as uvicorn's option
+            options.tls.certificate_file = value;
+            ++i;
+        } else if (arg == "--ssl-keyfile" && value) {
+            options.tls.key_file = value;
+            ++i;
         } else if (arg == "--access-log") {
             options.access_log = true;
             options.sink = stderr_log_sink(log_level::info);
         } else {
             std::fprintf(stderr,
                          "usage: echo --host HOST --port N --static DIR [--workers K] "
-                         "[--access-log]\n");
+                         "[--ssl-certfile PEM [--ssl-keyfile PEM]] [--access-log]\n");
             return 2;
         }
     }
     try {
         serve(echo_app, options, [](const server& s) {
-            std::printf("listening on http://%s:%u\n", s.options().host.c_str(),
-                        static_cast<unsigned>(s.port()));
+            std::printf("listening on %s://%s:%u\n", s.options().tls.enabled() ? "https" : "http",
+                        s.options().host.c_str(), static_cast<unsigned>(s.port()));
             std::fflush(stdout);
         });
     } catch (const std::exception& e) {

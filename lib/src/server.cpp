@@ -61,6 +61,8 @@ constexpr std::uint64_t unread_body_drain_limit = 64 * 1024;
 // One sendfile call is asked for at most max(write_high_water, this) bytes: the socket takes
 // what it has room for and the rest waits for it to drain.
 constexpr std::size_t min_sendfile_chunk = 64 * 1024;
+// Over TLS a file is read in chunks of this size and encrypted (sendfile cannot encrypt).
+constexpr std::size_t tls_file_chunk = 64 * 1024;
 // WebSocket messages the app has not received yet: parsing (and so reading) pauses once this
 // many, or this many bytes, are waiting, so a client cannot make the server buffer more than
 // these plus one message and one read buffer.
@@ -104,6 +106,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     any_app app;
     server_options options;
     proxy_trust trust;
+    std::optional<tls_context> tls;  // set when options.tls is enabled
     std::shared_ptr<state> app_state = std::make_shared<state>();
     std::vector<std::unique_ptr<worker>> workers;
     std::uint16_t bound_port = 0;
@@ -183,6 +186,13 @@ struct worker {
     std::size_t open = 0;
     bool draining = false;
     std::unique_ptr<char[]> read_buffer{new char[read_buffer_size]};
+    // TLS: what a read decrypts to, as read_buffer holds a plain connection's bytes (allocated
+    // on first use: a server without TLS never has one).
+    std::unique_ptr<char[]> plaintext_buffer;
+    char* tls_buffer() {
+        if (!plaintext_buffer) plaintext_buffer.reset(new char[read_buffer_size]);
+        return plaintext_buffer.get();
+    }
     bool read_buffer_busy = false;
 
     // The `date` value, formatted once per second per loop.
@@ -407,11 +417,18 @@ struct connection_io {
 struct connection {
     worker* owner;
     // TCP or Unix socket; the union costs nothing over a uv_tcp_t here because the flags below
-    // are bits (sizeof(connection) is 352 bytes either way).
-    union stream_handle {
+    // are bits (sizeof(connection) is 360 bytes either way). A TCP connection's TLS session
+    // (HTTPS) takes the bytes by which a uv_pipe_t outgrows a uv_tcp_t, so TLS makes no
+    // connection larger (and is offered over TCP only).
+    struct tcp_stream {
         uv_tcp_t tcp;
+        tls_session* tls;  // owned (freed with the connection); null: plain HTTP
+    };
+    union stream_handle {
+        tcp_stream tcp;
         uv_pipe_t pipe;
     } handle{};
+    static_assert(sizeof(tcp_stream) <= sizeof(uv_pipe_t));
     std::uint64_t deadline = 0;  // loop time (ms) at which `mode`'s timeout fires
     connection* prev = nullptr;
     connection* next = nullptr;
@@ -437,7 +454,12 @@ struct connection {
     bool websocket : 1 = false;  // upgraded to (or asking for) a WebSocket: no more HTTP here
 
     explicit connection(worker* w) : owner(w) {}
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
     uv_stream_t* stream() noexcept { return reinterpret_cast<uv_stream_t*>(&handle); }
+    // This connection's TLS state: null for plain HTTP (and for every Unix socket).
+    [[nodiscard]] tls_session* tls() const noexcept;
     connection_io& use_io();
     void release_io_if_idle();
     // The request in flight: a WebSocket's (held by the connection), else the HTTP one in `io`.
@@ -458,6 +480,10 @@ struct connection {
     void start_reading();
     void stop_reading();
     void on_read(ssize_t nread, const uv_buf_t* buf);
+    bool decrypt(std::string_view& bytes, bool& peer_closed);
+    void fail_tls();
+    bool seal_batch();
+    void close_after_close_notify();
     void process();
     void keep_unconsumed();
     bool parse_body_piece();
@@ -587,6 +613,9 @@ struct file_transfer {
     std::uint64_t total = 0, offset = 0, remaining = 0, asked = 0;
     ssize_t sent = 0;  // the last sendfile's result: bytes, or -errno
     struct writable_watch* watch = nullptr;
+    // TLS: the bytes must be encrypted, so the pool reads a chunk (pread) into this buffer and
+    // the loop writes it through the session instead of sendfile.
+    std::unique_ptr<char[]> tls_chunk;
 
     static void on_fs(uv_fs_t* request);
     static void send_chunk(uv_work_t* request);  // on a thread-pool thread
@@ -645,6 +674,12 @@ struct wait_slot {
 };
 
 // ---- connection: lifetime ------------------------------------------------------------------
+
+connection::~connection() {
+    if (!owner->pipe) delete handle.tcp.tls;
+}
+
+tls_session* connection::tls() const noexcept { return owner->pipe ? nullptr : handle.tcp.tls; }
 
 void connection::close() {
     if (closing) return;
@@ -742,7 +777,24 @@ void connection::on_read(ssize_t nread, const uv_buf_t* buf) {
         return;
     }
     if (nread == 0) return;
-    const std::string_view fresh(buf->base, static_cast<std::size_t>(nread));
+    std::string_view fresh(buf->base, static_cast<std::size_t>(nread));
+    bool peer_closed = false;  // TLS close_notify: the client sends nothing more
+    if (tls()) {
+        if (!decrypt(fresh, peer_closed)) {
+            fail_tls();
+            return;
+        }
+        if (fresh.empty() && io->pending_offset >= io->pending.size()) {
+            // Handshake messages only: their answers go out now.
+            if (peer_closed) {
+                close();
+                return;
+            }
+            flush();
+            release_io_if_idle();
+            return;
+        }
+    }
     if (io->pending_offset < io->pending.size()) {
         io->pending.append(fresh);
         io->input = std::string_view(io->pending).substr(io->pending_offset);
@@ -754,11 +806,55 @@ void connection::on_read(ssize_t nread, const uv_buf_t* buf) {
     in_round = true;
     process();
     in_round = false;
+    if (peer_closed) {
+        close();  // as a TCP end of file after these bytes
+        return;
+    }
     if (!closing) {
         keep_unconsumed();
         flush();
         release_io_if_idle();
     }
+}
+
+// TLS: the ciphertext that arrived becomes `bytes`, the plaintext it completes, in the worker's
+// TLS buffer. Plaintext never outgrows the ciphertext it came from, but a record begun by an
+// earlier read can complete in this one, so more than the buffer holds is appended to
+// `pending` as the read path keeps unconsumed bytes. False when the session failed.
+bool connection::decrypt(std::string_view& bytes, bool& peer_closed) {
+    tls()->feed(bytes);
+    char* buffer = owner->tls_buffer();
+    std::size_t size = 0;
+    for (;;) {
+        if (size == read_buffer_size) {
+            if (io->pending_offset >= io->pending.size()) {
+                io->pending.clear();
+                io->pending_offset = 0;
+            }
+            io->pending.append(buffer, size);
+            size = 0;
+        }
+        const auto result = tls()->read({buffer + size, read_buffer_size - size});
+        if (result.status == tls_session::read_status::data) {
+            size += result.bytes;
+            continue;
+        }
+        if (result.status == tls_session::read_status::failed) return false;
+        peer_closed = result.status == tls_session::read_status::closed;
+        break;
+    }
+    bytes = std::string_view(buffer, size);
+    return true;
+}
+
+// A failed handshake (or a corrupt record): the alert OpenSSL queued is sent, then the
+// connection closes. Logged at debug level: scanners and clients that distrust the
+// certificate do this all day.
+void connection::fail_tls() {
+    if (owner->shared->options.sink) owner->shared->log(log_level::debug, "TLS: " + tls()->error());
+    stop_reading();
+    close_after_flush = true;
+    flush();
 }
 
 // Moves bytes not yet consumed out of the loop's read buffer (or compacts `pending`), so an idle
@@ -968,7 +1064,7 @@ void connection::start_request() {
     // repeat (GET, 1.1, http): comparing is cheaper than assigning.
     refresh(s.http_version, head.http_version());
     refresh(s.method, head.method);
-    refresh(s.scheme, "http");
+    refresh(s.scheme, tls() ? "https" : "http");
     if (options.root_path.empty()) {
         refresh(s.raw_path, head.path);
     } else {
@@ -1006,7 +1102,7 @@ void connection::start_request() {
         hs = ws::validate_handshake(s.method, s.http_version, s.headers);
         if (hs.status == ws::handshake_status::ok) {
             s.type = scope_type::websocket;
-            s.scheme = "ws";
+            s.scheme = tls() ? "wss" : "ws";
             s.subprotocols = hs.subprotocols;
         }
     }
@@ -1765,12 +1861,16 @@ void connection::close_after_writing() {
 void connection::flush() {
     if (closing || writing) return;
     if (!io) {
-        if (close_after_flush) close();
+        if (close_after_flush) close_after_close_notify();
         return;
     }
     if (io->hold_output) return;
+    if (tls() && !seal_batch()) {
+        close();
+        return;
+    }
     if (io->batch.empty()) {
-        if (close_after_flush) close();
+        if (close_after_flush) close_after_close_notify();
         return;
     }
     // Bytes leave the batch now: a response head among them can no longer be taken back.
@@ -1793,7 +1893,7 @@ void connection::flush() {
     }
     if (io->batch.empty()) {
         if (close_after_flush) {
-            close();
+            close_after_close_notify();
         } else if (drain_waiter()) {
             owner->loop->post(std::exchange(drain_waiter(), {}));
         }
@@ -1824,6 +1924,42 @@ void connection::flush() {
         return;
     }
     arm(timer_mode::write, owner->shared->options.write_timeout);
+}
+
+// TLS: the batch's plaintext goes through the session, and the batch then holds the ciphertext
+// to write (the handshake's messages and alerts too), made straight into the batch's own
+// buffer. The app's bytes are encrypted here, in order, so nothing borrowed outlives the call.
+// Only flush calls it, just before writing: whatever it leaves in the batch is written or moved
+// to `inflight` before anything else is appended, so the batch never holds ciphertext that a
+// later call would take for plaintext.
+bool connection::seal_batch() {
+    auto& batch = io->batch;
+    if (!batch.empty()) {
+        for (const std::string_view segment : batch.segments()) {
+            if (!tls()->write(segment)) return false;
+        }
+        batch.clear();
+    }
+    if (const std::size_t n = tls()->output_size(); n > 0) {
+        (void)tls()->take_output({batch.append_space(n), n});
+    }
+    return true;
+}
+
+// Closes a connection whose last bytes are written; over TLS it first says close_notify, so the
+// client can tell the end from a truncation. Best effort: a client that does not read it loses
+// nothing it needed, since HTTP framing already ended the response.
+void connection::close_after_close_notify() {
+    if (tls() && tls()->handshake_complete()) {
+        tls()->close_notify();
+        char alert[64];
+        const std::size_t n = tls()->take_output(alert);
+        if (n > 0) {
+            uv_buf_t piece = uv_buf_init(alert, static_cast<unsigned>(n));
+            (void)uv_try_write(stream(), &piece, 1);
+        }
+    }
+    close();
 }
 
 void connection::on_write_done(int status) {
@@ -1893,7 +2029,9 @@ void file_transfer::send_chunk(uv_work_t* request) {
     auto at = static_cast<off_t>(self->offset);
     ssize_t n;
     do {
-        n = ::sendfile(self->socket, self->file, &at, static_cast<std::size_t>(self->asked));
+        const auto asked = static_cast<std::size_t>(self->asked);
+        n = self->tls_chunk ? ::pread(self->file, self->tls_chunk.get(), asked, at)
+                            : ::sendfile(self->socket, self->file, &at, asked);
     } while (n < 0 && errno == EINTR);
     self->sent = n >= 0 ? n : -static_cast<ssize_t>(errno);
 }
@@ -2020,7 +2158,10 @@ void connection::start_file_body(std::uint64_t bytes) {
 
 void connection::start_sendfile() {
     auto* transfer = io->file;
-    if (transfer->socket < 0) {
+    if (tls()) {
+        if (!transfer->tls_chunk) transfer->tls_chunk.reset(new char[tls_file_chunk]);
+        transfer->asked = std::min<std::uint64_t>(transfer->remaining, tls_file_chunk);
+    } else if (transfer->socket < 0) {
         uv_os_fd_t socket_fd = -1;
         uv_fileno(reinterpret_cast<uv_handle_t*>(&handle), &socket_fd);
         transfer->socket = ::fcntl(socket_fd, F_DUPFD_CLOEXEC, 0);
@@ -2029,8 +2170,10 @@ void connection::start_sendfile() {
             return;
         }
     }
-    const auto chunk = std::max(owner->shared->options.write_high_water, min_sendfile_chunk);
-    transfer->asked = std::min<std::uint64_t>(transfer->remaining, chunk);
+    if (!tls()) {
+        const auto chunk = std::max(owner->shared->options.write_high_water, min_sendfile_chunk);
+        transfer->asked = std::min<std::uint64_t>(transfer->remaining, chunk);
+    }
     io->hold_output = true;
     transfer->work.data = transfer;
     const int rc = uv_queue_work(owner->uv, &transfer->work, &file_transfer::send_chunk,
@@ -2047,6 +2190,13 @@ void connection::on_sendfile_done(ssize_t result) {
     auto* transfer = io->file;
     if (result > 0) {
         const auto sent = static_cast<std::uint64_t>(result);
+        if (transfer->tls_chunk) {
+            // Read, not sent: the chunk goes out through the session like any body bytes. A
+            // copy, because the transfer (and its buffer) may end before the next flush; it
+            // costs a fraction of encrypting the same bytes.
+            io->hold_output = false;
+            io->batch.append_copy({transfer->tls_chunk.get(), static_cast<std::size_t>(sent)});
+        }
         transfer->offset += sent;
         transfer->remaining -= sent;
         req.bytes_out += sent;
@@ -2056,6 +2206,17 @@ void connection::on_sendfile_done(ssize_t result) {
                 io->batch.append_copy(http1::last_chunk);
             }
             end_file(nullptr);
+            return;
+        }
+        if (transfer->tls_chunk) {
+            // The next chunk is read once this one is written (the buffer is reused).
+            flush();
+            if (closing) return;
+            if (writing || !io->batch.empty()) {
+                transfer->waiting_for_flush = true;
+            } else {
+                start_sendfile();
+            }
             return;
         }
         // Less than asked: the socket is full (or the file ended; the next call says which).
@@ -2718,7 +2879,7 @@ void on_new_connection(uv_stream_t* listener, int status) {
         if (w->pipe) {
             uv_pipe_init(w->uv, &c->handle.pipe, 0);
         } else {
-            uv_tcp_init(w->uv, &c->handle.tcp);
+            uv_tcp_init(w->uv, &c->handle.tcp.tcp);
         }
         c->stream()->data = c;
         c->handles_open = 1;
@@ -2734,15 +2895,22 @@ void on_new_connection(uv_stream_t* listener, int status) {
         // A Unix socket's peer has no address: the scope's client and server stay empty (as
         // in uvicorn).
         if (!w->pipe) {
-            uv_tcp_nodelay(&c->handle.tcp, 1);
-            c->client.capture(&c->handle.tcp, false);
-            c->local.capture(&c->handle.tcp, true);
+            uv_tcp_nodelay(&c->handle.tcp.tcp, 1);
+            c->client.capture(&c->handle.tcp.tcp, false);
+            c->local.capture(&c->handle.tcp.tcp, true);
         }
         const auto limit = w->shared->options.limit_concurrency;
         if (limit != 0 && count > limit) {
-            c->write_simple_response(503, "Service Unavailable", true);
+            // Over TLS the 503 could only follow a whole handshake, the very work the limit
+            // is there to refuse: the connection is closed instead.
+            if (w->shared->tls) {
+                c->close();
+            } else {
+                c->write_simple_response(503, "Service Unavailable", true);
+            }
             return;
         }
+        if (w->shared->tls) c->handle.tcp.tls = new tls_session(*w->shared->tls);
         c->arm(timer_mode::keep_alive, w->shared->options.keep_alive_timeout);
         c->start_reading();
     });
@@ -2783,7 +2951,7 @@ void run_worker(worker* w) {
 
 std::string listening_url(const server_options& o, std::uint16_t port) {
     if (!o.unix_socket.empty()) return "unix:" + o.unix_socket;
-    return "http://" + address{o.host, port}.to_string();
+    return (o.tls.enabled() ? "https://" : "http://") + address{o.host, port}.to_string();
 }
 
 // The lifespan startup's verdict as an exception, or null when serving may begin.
@@ -2812,6 +2980,11 @@ server::server(any_app app, server_options options) : impl_(std::make_shared<imp
         if (options.unix_socket_mode > 07777) {
             throw std::invalid_argument("server: unix_socket_mode is not a file mode");
         }
+        if (options.tls.enabled()) {
+            // A local socket is protected by its file permissions; the TLS state lives in the
+            // TCP handle's spare bytes.
+            throw std::invalid_argument("server: TLS is served over TCP only, not a Unix socket");
+        }
     }
     if (options.loop && options.workers != 1) {
         throw std::invalid_argument(
@@ -2829,6 +3002,9 @@ server::server(any_app app, server_options options) : impl_(std::make_shared<imp
     }
     impl_->app = std::move(app);
     impl_->trust = proxy_trust(options.forwarded_allow_ips);
+    // Certificates load now, so a wrong path or password fails here rather than at the first
+    // client's handshake.
+    if (options.tls.enabled()) impl_->tls.emplace(options.tls);
     impl_->options = std::move(options);
 }
 

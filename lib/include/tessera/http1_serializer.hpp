@@ -32,6 +32,9 @@ public:
     void append_copy(std::string_view bytes);
     /// Appends bytes the caller keeps alive until written (copied when short).
     void append_ref(std::string_view bytes);
+    /// Appends `n` bytes the caller fills at once (before anything else touches the batch),
+    /// kept by the batch like a copy: for bytes made in place, such as TLS ciphertext.
+    [[nodiscard]] char* append_space(std::size_t n) { return grow_owned(n); }
 
     /// The pending bytes in order. The views are valid until the batch is next modified.
     [[nodiscard]] std::span<const std::string_view> segments();

@@ -14,6 +14,7 @@
 #include "tessera/app.hpp"
 #include "tessera/http1_parser.hpp"
 #include "tessera/log.hpp"
+#include "tessera/tls.hpp"
 
 namespace tessera {
 
@@ -47,6 +48,10 @@ struct server_options {
     /// shutdown.
     event_loop* loop = nullptr;
     int backlog = 2048;
+    /// HTTPS and WSS when `tls.certificate_file` is set (uvicorn's `--ssl-*`): scopes then say
+    /// `https` and `wss`. Certificates are loaded by the constructor, which throws when they
+    /// cannot be. See docs/server.md, "TLS".
+    tls_options tls;
 
     http1::parser_limits limits;  ///< request line 414, header section 431, body 413
     std::chrono::milliseconds header_timeout{10'000};     ///< a request head must arrive in this
