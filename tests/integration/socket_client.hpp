@@ -73,6 +73,114 @@ inline std::string lower(std::string_view s) {
 /// How a read ended.
 enum class read_status { ok, eof, reset, timeout };
 
+// --- Response parsing over any stream -----------------------------------------------------------
+
+/// Reads one CRLF-terminated line from `stream`'s buffer (reading more as needed); false when the
+/// stream ended first.
+template <class Stream>
+bool read_line_from(Stream& stream, std::string& line) {
+    std::string& buffer = stream.buffer();
+    std::size_t end;
+    while ((end = buffer.find("\r\n")) == std::string::npos) {
+        if (stream.read_some() != read_status::ok) return false;
+    }
+    line = buffer.substr(0, end);
+    buffer.erase(0, end + 2);
+    return true;
+}
+
+/// Reads a chunked body into `body`; false when the stream ended before the last chunk.
+template <class Stream>
+bool read_chunked_from(Stream& stream, std::string& body) {
+    std::string& buffer = stream.buffer();
+    std::string line;
+    for (;;) {
+        if (!read_line_from(stream, line)) return false;
+        const std::size_t size = std::stoull(line, nullptr, 16);
+        if (size == 0) {
+            // Trailers until an empty line.
+            for (;;) {
+                if (!read_line_from(stream, line)) return false;
+                if (line.empty()) return true;
+            }
+        }
+        while (buffer.size() < size + 2) {
+            if (stream.read_some() != read_status::ok) {
+                body.append(buffer.substr(0, std::min(size, buffer.size())));
+                return false;
+            }
+        }
+        body.append(buffer, 0, size);
+        buffer.erase(0, size + 2);
+    }
+}
+
+/// Reads one response from any blocking byte stream: `read_status read_some()` appends to
+/// `std::string& buffer()`, and `last_status()` tells how the stream ended. Same semantics:
+/// nullopt when the stream ended (or timed out) before a complete head; a body cut short gives
+/// `complete == false`. `client` and `tls_client` (tls_client.hpp) both read responses with it.
+template <class Stream>
+std::optional<http_response> read_response_from(Stream& stream, bool head_request = false) {
+    std::string& buffer = stream.buffer();
+    std::size_t head_end;
+    while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
+        if (stream.read_some() != read_status::ok) return std::nullopt;
+    }
+    http_response r;
+    const std::string head = buffer.substr(0, head_end + 2);
+    buffer.erase(0, head_end + 4);
+    const std::size_t line_end = head.find("\r\n");
+    const std::string status_line = head.substr(0, line_end);
+    // "HTTP/1.1 200 OK"
+    if (status_line.size() < 12 || status_line.compare(0, 5, "HTTP/") != 0) {
+        throw std::runtime_error("bad status line: " + status_line);
+    }
+    r.status = std::stoi(status_line.substr(9, 3));
+    r.reason = status_line.size() > 13 ? status_line.substr(13) : "";
+    std::size_t pos = line_end + 2;
+    while (pos < head.size()) {
+        const auto end = head.find("\r\n", pos);
+        const std::string line = head.substr(pos, end - pos);
+        pos = end + 2;
+        const auto colon = line.find(':');
+        if (colon == std::string::npos) throw std::runtime_error("bad header: " + line);
+        std::string value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        r.headers.emplace_back(lower(line.substr(0, colon)), value);
+    }
+    if (r.status < 200 || head_request || r.status == 204 || r.status == 304) {
+        r.complete = true;
+        return r;
+    }
+    const auto te = r.header("transfer-encoding");
+    if (te && lower(*te).find("chunked") != std::string::npos) {
+        r.chunked = true;
+        r.complete = read_chunked_from(stream, r.body);
+        return r;
+    }
+    if (const auto cl = r.header("content-length")) {
+        const std::size_t length = std::stoull(*cl);
+        while (buffer.size() < length) {
+            if (stream.read_some() != read_status::ok) {
+                r.body = std::move(buffer);
+                buffer.clear();
+                return r;
+            }
+        }
+        r.body = buffer.substr(0, length);
+        buffer.erase(0, length);
+        r.complete = true;
+        return r;
+    }
+    // Close-delimited.
+    while (stream.read_some() == read_status::ok) {
+    }
+    r.body = std::move(buffer);
+    buffer.clear();
+    r.complete = stream.last_status() == read_status::eof;
+    return r;
+}
+
 /// A blocking client connection with a receive timeout.
 class client {
 public:
@@ -209,63 +317,7 @@ public:
     /// nullopt when the connection ended (or timed out) before a complete head; a body cut
     /// short by EOF gives `complete == false`.
     std::optional<http_response> read_response(bool head_request = false) {
-        std::size_t head_end;
-        while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-            if (read_some() != read_status::ok) return std::nullopt;
-        }
-        http_response r;
-        const std::string head = buffer_.substr(0, head_end + 2);
-        buffer_.erase(0, head_end + 4);
-        std::size_t line_end = head.find("\r\n");
-        const std::string status_line = head.substr(0, line_end);
-        // "HTTP/1.1 200 OK"
-        if (status_line.size() < 12 || status_line.compare(0, 5, "HTTP/") != 0) {
-            throw std::runtime_error("bad status line: " + status_line);
-        }
-        r.status = std::stoi(status_line.substr(9, 3));
-        r.reason = status_line.size() > 13 ? status_line.substr(13) : "";
-        std::size_t pos = line_end + 2;
-        while (pos < head.size()) {
-            const auto end = head.find("\r\n", pos);
-            const std::string line = head.substr(pos, end - pos);
-            pos = end + 2;
-            const auto colon = line.find(':');
-            if (colon == std::string::npos) throw std::runtime_error("bad header: " + line);
-            std::string value = line.substr(colon + 1);
-            while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-            r.headers.emplace_back(lower(line.substr(0, colon)), value);
-        }
-        if (r.status < 200 || head_request || r.status == 204 || r.status == 304) {
-            r.complete = true;
-            return r;
-        }
-        const auto te = r.header("transfer-encoding");
-        if (te && lower(*te).find("chunked") != std::string::npos) {
-            r.chunked = true;
-            r.complete = read_chunked(r.body);
-            return r;
-        }
-        if (const auto cl = r.header("content-length")) {
-            const std::size_t length = std::stoull(*cl);
-            while (buffer_.size() < length) {
-                if (read_some() != read_status::ok) {
-                    r.body = std::move(buffer_);
-                    buffer_.clear();
-                    return r;
-                }
-            }
-            r.body = buffer_.substr(0, length);
-            buffer_.erase(0, length);
-            r.complete = true;
-            return r;
-        }
-        // Close-delimited.
-        while (read_some() == read_status::ok) {
-        }
-        r.body = std::move(buffer_);
-        buffer_.clear();
-        r.complete = status_ == read_status::eof;
-        return r;
+        return read_response_from(*this, head_request);
     }
 
     /// Sends a request and reads its response.
@@ -307,38 +359,6 @@ private:
         if (addr->sa_family != AF_UNIX) {
             const int one = 1;
             ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-    }
-
-    bool read_line(std::string& line) {
-        std::size_t end;
-        while ((end = buffer_.find("\r\n")) == std::string::npos) {
-            if (read_some() != read_status::ok) return false;
-        }
-        line = buffer_.substr(0, end);
-        buffer_.erase(0, end + 2);
-        return true;
-    }
-    bool read_chunked(std::string& body) {
-        std::string line;
-        for (;;) {
-            if (!read_line(line)) return false;
-            const std::size_t size = std::stoull(line, nullptr, 16);
-            if (size == 0) {
-                // Trailers until an empty line.
-                for (;;) {
-                    if (!read_line(line)) return false;
-                    if (line.empty()) return true;
-                }
-            }
-            while (buffer_.size() < size + 2) {
-                if (read_some() != read_status::ok) {
-                    body.append(buffer_.substr(0, std::min(size, buffer_.size())));
-                    return false;
-                }
-            }
-            body.append(buffer_, 0, size);
-            buffer_.erase(0, size + 2);
         }
     }
 

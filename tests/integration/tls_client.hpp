@@ -2,8 +2,8 @@
 // A blocking TLS client for the integration tests, the counterpart of `client` in
 // socket_client.hpp: OpenSSL over a loopback socket with a receive timeout, so a test waiting
 // for bytes that never come fails instead of hanging. Also `tls_relay`, a plaintext door to a
-// TLS server for clients that only speak plain sockets (ws_client, client), and
-// `read_response_from`, client::read_response's parsing for any byte stream.
+// TLS server for clients that only speak plain sockets (ws_client, client). Responses are
+// parsed by socket_client.hpp's `read_response_from`, as the plain client's are.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -34,114 +34,6 @@
 #include "socket_client.hpp"
 
 namespace itest {
-
-// --- Response parsing over any stream -----------------------------------------------------------
-
-/// Reads one CRLF-terminated line from `stream`'s buffer (reading more as needed); false when the
-/// stream ended first.
-template <class Stream>
-bool read_line_from(Stream& stream, std::string& line) {
-    std::string& buffer = stream.buffer();
-    std::size_t end;
-    while ((end = buffer.find("\r\n")) == std::string::npos) {
-        if (stream.read_some() != read_status::ok) return false;
-    }
-    line = buffer.substr(0, end);
-    buffer.erase(0, end + 2);
-    return true;
-}
-
-/// Reads a chunked body into `body`; false when the stream ended before the last chunk.
-template <class Stream>
-bool read_chunked_from(Stream& stream, std::string& body) {
-    std::string& buffer = stream.buffer();
-    std::string line;
-    for (;;) {
-        if (!read_line_from(stream, line)) return false;
-        const std::size_t size = std::stoull(line, nullptr, 16);
-        if (size == 0) {
-            // Trailers until an empty line.
-            for (;;) {
-                if (!read_line_from(stream, line)) return false;
-                if (line.empty()) return true;
-            }
-        }
-        while (buffer.size() < size + 2) {
-            if (stream.read_some() != read_status::ok) {
-                body.append(buffer.substr(0, std::min(size, buffer.size())));
-                return false;
-            }
-        }
-        body.append(buffer, 0, size);
-        buffer.erase(0, size + 2);
-    }
-}
-
-/// client::read_response for any blocking byte stream: `read_status read_some()` appends to
-/// `std::string& buffer()`, and `last_status()` tells how the stream ended. Same semantics:
-/// nullopt when the stream ended (or timed out) before a complete head; a body cut short gives
-/// `complete == false`. (client's own parser reads its socket directly, so it cannot be reused.)
-template <class Stream>
-std::optional<http_response> read_response_from(Stream& stream, bool head_request = false) {
-    std::string& buffer = stream.buffer();
-    std::size_t head_end;
-    while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
-        if (stream.read_some() != read_status::ok) return std::nullopt;
-    }
-    http_response r;
-    const std::string head = buffer.substr(0, head_end + 2);
-    buffer.erase(0, head_end + 4);
-    const std::size_t line_end = head.find("\r\n");
-    const std::string status_line = head.substr(0, line_end);
-    // "HTTP/1.1 200 OK"
-    if (status_line.size() < 12 || status_line.compare(0, 5, "HTTP/") != 0) {
-        throw std::runtime_error("bad status line: " + status_line);
-    }
-    r.status = std::stoi(status_line.substr(9, 3));
-    r.reason = status_line.size() > 13 ? status_line.substr(13) : "";
-    std::size_t pos = line_end + 2;
-    while (pos < head.size()) {
-        const auto end = head.find("\r\n", pos);
-        const std::string line = head.substr(pos, end - pos);
-        pos = end + 2;
-        const auto colon = line.find(':');
-        if (colon == std::string::npos) throw std::runtime_error("bad header: " + line);
-        std::string value = line.substr(colon + 1);
-        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-        r.headers.emplace_back(lower(line.substr(0, colon)), value);
-    }
-    if (r.status < 200 || head_request || r.status == 204 || r.status == 304) {
-        r.complete = true;
-        return r;
-    }
-    const auto te = r.header("transfer-encoding");
-    if (te && lower(*te).find("chunked") != std::string::npos) {
-        r.chunked = true;
-        r.complete = read_chunked_from(stream, r.body);
-        return r;
-    }
-    if (const auto cl = r.header("content-length")) {
-        const std::size_t length = std::stoull(*cl);
-        while (buffer.size() < length) {
-            if (stream.read_some() != read_status::ok) {
-                r.body = std::move(buffer);
-                buffer.clear();
-                return r;
-            }
-        }
-        r.body = buffer.substr(0, length);
-        buffer.erase(0, length);
-        r.complete = true;
-        return r;
-    }
-    // Close-delimited.
-    while (stream.read_some() == read_status::ok) {
-    }
-    r.body = std::move(buffer);
-    buffer.clear();
-    r.complete = stream.last_status() == read_status::eof;
-    return r;
-}
 
 // --- The TLS client -----------------------------------------------------------------------------
 
