@@ -2161,16 +2161,16 @@ void connection::start_sendfile() {
     if (tls()) {
         if (!transfer->tls_chunk) transfer->tls_chunk.reset(new char[tls_file_chunk]);
         transfer->asked = std::min<std::uint64_t>(transfer->remaining, tls_file_chunk);
-    } else if (transfer->socket < 0) {
-        uv_os_fd_t socket_fd = -1;
-        uv_fileno(reinterpret_cast<uv_handle_t*>(&handle), &socket_fd);
-        transfer->socket = ::fcntl(socket_fd, F_DUPFD_CLOEXEC, 0);
+    } else {
         if (transfer->socket < 0) {
-            file_failed_mid_body("cannot duplicate the socket");
-            return;
+            uv_os_fd_t socket_fd = -1;
+            uv_fileno(reinterpret_cast<uv_handle_t*>(&handle), &socket_fd);
+            transfer->socket = ::fcntl(socket_fd, F_DUPFD_CLOEXEC, 0);
+            if (transfer->socket < 0) {
+                file_failed_mid_body("cannot duplicate the socket");
+                return;
+            }
         }
-    }
-    if (!tls()) {
         const auto chunk = std::max(owner->shared->options.write_high_water, min_sendfile_chunk);
         transfer->asked = std::min<std::uint64_t>(transfer->remaining, chunk);
     }
