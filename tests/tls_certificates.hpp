@@ -20,6 +20,19 @@
 
 namespace tessera::test_support {
 
+/// OpenSSL's queued errors (this thread's) as one line, emptied. The TLS tests' clients and the
+/// certificate generator all report failures with it.
+inline std::string openssl_errors() {
+    std::string text;
+    while (const unsigned long code = ERR_get_error()) {
+        char reason[256];
+        ERR_error_string_n(code, reason, sizeof reason);
+        if (!text.empty()) text += "; ";
+        text += reason;
+    }
+    return text;
+}
+
 /// The files `write_tls_certificates` creates, as paths. Every certificate is valid from an hour
 /// ago (clock skew) to a day from now.
 struct tls_certificates {
@@ -62,12 +75,9 @@ inline void check(bool ok, std::string_view what) {
     if (ok) return;
     std::string message = "test certificates: ";
     message.append(what);
-    if (const unsigned long code = ERR_get_error(); code != 0) {
-        char reason[256];
-        ERR_error_string_n(code, reason, sizeof reason);
+    if (const std::string reason = openssl_errors(); !reason.empty()) {
         message.append(": ").append(reason);
     }
-    ERR_clear_error();
     throw std::runtime_error(message);
 }
 

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "../tls_certificates.hpp"
 #include "socket_client.hpp"
 
 namespace itest {
@@ -52,17 +53,7 @@ struct tls_client_options {
 
 namespace tls_detail {
 
-/// OpenSSL's queued errors as one line, emptied.
-inline std::string drain_errors() {
-    std::string text;
-    while (const unsigned long code = ERR_get_error()) {
-        char reason[256];
-        ERR_error_string_n(code, reason, sizeof reason);
-        if (!text.empty()) text += "; ";
-        text += reason;
-    }
-    return text;
-}
+using tessera::test_support::openssl_errors;
 
 /// SSL_write writes to the socket with write(2), which raises SIGPIPE when the server has
 /// gone; ignore it as the server does (server.cpp), and only when nobody chose a handler.
@@ -230,7 +221,7 @@ private:
 
     void setup(const tls_client_options& options) {
         const auto fail = [](const std::string& what) {
-            throw std::runtime_error("tls_client: " + what + ": " + tls_detail::drain_errors());
+            throw std::runtime_error("tls_client: " + what + ": " + tls_detail::openssl_errors());
         };
         ERR_clear_error();
         context_ = SSL_CTX_new(TLS_client_method());
@@ -303,7 +294,7 @@ private:
             return read_status::eof;
         }
         const unsigned long code = ERR_peek_error();
-        error_ = tls_detail::drain_errors();
+        error_ = tls_detail::openssl_errors();
         if (error == SSL_ERROR_SYSCALL) {
             // OpenSSL 3 reports a TCP EOF without close_notify as SSL_ERROR_SSL (below);
             // SYSCALL with errno 0 is the same from older paths.

@@ -26,6 +26,7 @@ using tessera::tls_context;
 using tessera::tls_options;
 using tessera::tls_session;
 using tessera::test_support::tls_certificates;
+using tessera::test_support::openssl_errors;
 using tessera::test_support::tls_fixture;
 using read_status = tls_session::read_status;
 
@@ -43,18 +44,6 @@ tls_options server_options() {
     o.certificate_file = pki().server_cert;
     o.key_file = pki().server_key;
     return o;
-}
-
-/// OpenSSL's queued errors as one line, emptied.
-std::string openssl_errors() {
-    std::string text;
-    while (const unsigned long code = ERR_get_error()) {
-        char reason[256];
-        ERR_error_string_n(code, reason, sizeof reason);
-        if (!text.empty()) text += "; ";
-        text += reason;
-    }
-    return text;
 }
 
 /// How the test client is set up.
@@ -329,6 +318,23 @@ void check_serves(const tls_options& options) {
     REQUIRE(c.session.write("pong"));
     c.pump();
     CHECK(c.client.received == "pong");
+}
+
+/// A context asking clients for certificates that chain to the test CA, in `mode`.
+tls_context verifying_context(client_certificate mode) {
+    tls_options options = server_options();
+    options.ca_file = pki().ca_cert;
+    options.verify_client = mode;
+    return tls_context(options);
+}
+
+/// A self-signed client certificate fails the handshake on both sides, whatever the mode.
+void check_stranger_refused(const tls_context& context) {
+    connection c(context, {.certificate = pki().stranger_cert, .key = pki().stranger_key});
+    c.pump();
+    CHECK(c.server_status == read_status::failed);
+    CHECK(c.session.error().find("certificate") != std::string::npos);
+    CHECK(c.client.failed);
 }
 
 }  // namespace
@@ -630,10 +636,7 @@ TEST_CASE("a missing CA file throws naming the file") {
 }
 
 TEST_CASE("required client certificates: none fails, the CA's passes, a stranger's fails") {
-    tls_options options = server_options();
-    options.ca_file = pki().ca_cert;
-    options.verify_client = client_certificate::required;
-    const tls_context context(options);
+    const tls_context context = verifying_context(client_certificate::required);
 
     SUBCASE("no certificate") {
         connection c(context);
@@ -651,20 +654,11 @@ TEST_CASE("required client certificates: none fails, the CA's passes, a stranger
         c.pump();
         CHECK(c.server_received == "authenticated");
     }
-    SUBCASE("a self-signed stranger") {
-        connection c(context, {.certificate = pki().stranger_cert, .key = pki().stranger_key});
-        c.pump();
-        CHECK(c.server_status == read_status::failed);
-        CHECK(c.session.error().find("certificate") != std::string::npos);
-        CHECK(c.client.failed);
-    }
+    SUBCASE("a self-signed stranger") { check_stranger_refused(context); }
 }
 
 TEST_CASE("optional client certificates: none passes, a stranger's fails") {
-    tls_options options = server_options();
-    options.ca_file = pki().ca_cert;
-    options.verify_client = client_certificate::optional;
-    const tls_context context(options);
+    const tls_context context = verifying_context(client_certificate::optional);
 
     SUBCASE("no certificate") {
         connection c(context);
@@ -677,13 +671,7 @@ TEST_CASE("optional client certificates: none passes, a stranger's fails") {
         connection c(context, {.certificate = pki().client_cert, .key = pki().client_key});
         c.handshake();
     }
-    SUBCASE("a self-signed stranger") {
-        connection c(context, {.certificate = pki().stranger_cert, .key = pki().stranger_key});
-        c.pump();
-        CHECK(c.server_status == read_status::failed);
-        CHECK(c.session.error().find("certificate") != std::string::npos);
-        CHECK(c.client.failed);
-    }
+    SUBCASE("a self-signed stranger") { check_stranger_refused(context); }
 }
 
 TEST_SUITE_END();
