@@ -76,6 +76,16 @@ field_role role_of(std::string_view name) noexcept {
     }
 }
 
+// Whether the app's fields (may be null) hold one named `name`. Only asked for the server's
+// default fields, which are few and usually none.
+bool app_names(const headers* fields, std::string_view name) noexcept {
+    if (!fields) return false;
+    for (const header_field& f : *fields) {
+        if (iequals(f.name, name)) return true;
+    }
+    return false;
+}
+
 char* put(char* p, std::string_view s) noexcept {
     if (s.empty()) return p;  // an empty view may hold a null pointer memcpy must not see
     std::memcpy(p, s.data(), s.size());
@@ -317,11 +327,21 @@ head_error write_response_head(const response_head& h, write_batch& out) {
             total += name.size() + sep + f.value.size() + crlf;
         }
     }
-    // `date` and `server` come from the server, not the app: checked once where they are made
+    // The server's defaults, like `date` and `server`, were checked once where they were made
     // (the formatter, the server's options), not on every response.
+    bool default_date = false, default_server = false;
+    if (h.defaults) {
+        for (const header_field& d : *h.defaults) {
+            if (app_names(h.fields, d.name)) continue;
+            const field_role role = role_of(d.name);
+            default_date = default_date || role == field_role::date;
+            default_server = default_server || role == field_role::server;
+            total += d.name.size() + sep + d.value.size() + crlf;
+        }
+    }
     assert(is_field_value(h.date) && is_field_value(h.server));
-    const bool write_date = !h.date.empty() && !app_date;
-    const bool write_server = !h.server.empty() && !app_server;
+    const bool write_date = !h.date.empty() && !app_date && !default_date;
+    const bool write_server = !h.server.empty() && !app_server && !default_server;
     if (write_date) total += 6 + h.date.size() + crlf;
     if (write_server) total += 8 + h.server.size() + crlf;
     char digits[20];
@@ -358,6 +378,15 @@ head_error write_response_head(const response_head& h, write_batch& out) {
         p = put(p, "server: ");
         p = put(p, h.server);
         p = put(p, "\r\n");
+    }
+    if (h.defaults) {
+        for (const header_field& d : *h.defaults) {
+            if (app_names(h.fields, d.name)) continue;
+            p = put(p, d.name);
+            p = put(p, ": ");
+            p = put(p, d.value);
+            p = put(p, "\r\n");
+        }
     }
     if (h.fields) {
         std::size_t i = 0;

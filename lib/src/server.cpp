@@ -193,7 +193,6 @@ struct worker {
         if (!plaintext_buffer) plaintext_buffer.reset(new char[read_buffer_size]);
         return plaintext_buffer.get();
     }
-    bool read_buffer_busy = false;
 
     // The `date` value, formatted once per second per loop.
     std::time_t date_second = 0;
@@ -219,6 +218,15 @@ struct worker {
             }
         }
         return date.view();
+    }
+
+    // What every response head gets from the server rather than the app: `date`, `server`
+    // and the default fields, as the options say.
+    void stamp(http1::response_head& head) {
+        const server_options& options = shared->options;
+        if (options.date_header) head.date = current_date();
+        if (options.server_header) head.server = options.server_name;
+        if (!options.default_headers.empty()) head.defaults = &options.default_headers;
     }
 
     uv_stream_t* listener_stream() noexcept { return reinterpret_cast<uv_stream_t*>(&listener); }
@@ -1251,24 +1259,21 @@ connection::send_wait connection::write_http_event(const event& e) {
     if (peer_gone || closing) throw client_disconnected();
     auto& req = *io->request;
     const auto out = req.exchange->on_send(e);
-    const auto& options = owner->shared->options;
     switch (out.what) {
         case exchange_output::kind::head: {
             bool keep = req.keep_alive && !req.exchange->closes_connection();
             // A body the app may leave unread is drained afterwards only when little is left of
             // it; otherwise the client learns now that the connection ends with this response.
             if (keep && req.more_body && !unread_body_drainable(req)) keep = false;
-            const http1::response_head head{
+            http1::response_head head{
                 .status = out.status,
                 .fields = out.fields,
                 .framing = out.framing,
                 .content_length = out.content_length,
                 .keep_alive = keep,
                 .http10 = req.request_scope.http_version == "1.0",
-                .date = options.date_header ? owner->current_date() : std::string_view{},
-                .server = options.server_header ? std::string_view(options.server_name)
-                                                : std::string_view{},
             };
+            owner->stamp(head);
             if (!keep) req.keep_alive = false;
             req.head_mark = io->batch.size();
             const auto error = http1::write_response_head(head, io->batch);
@@ -1361,18 +1366,15 @@ void connection::write_simple_response(int status, std::string_view body, bool c
     if (extra) {
         for (const auto& field : *extra) fields.append(field.name, field.value);
     }
-    const auto& options = owner->shared->options;
-    const http1::response_head head{
+    http1::response_head head{
         .status = status,
         .fields = &fields,
         .framing = body_framing::content_length,
         .content_length = body.size(),
         .keep_alive = !close_connection,
         .http10 = false,
-        .date = options.date_header ? owner->current_date() : std::string_view{},
-        .server = options.server_header ? std::string_view(options.server_name)
-                                        : std::string_view{},
     };
+    owner->stamp(head);
     (void)http1::write_response_head(head, io->batch);
     io->batch.append_copy(body);
     if (close_connection) {
@@ -1653,17 +1655,15 @@ connection::send_wait connection::write_ws_event(const event& e) {
             if (closing) throw client_disconnected();
             const exchange_output& piece = out.response;
             if (piece.what == exchange_output::kind::head) {
-                const http1::response_head head{
+                http1::response_head head{
                     .status = piece.status,
                     .fields = piece.fields,
                     .framing = piece.framing,
                     .content_length = piece.content_length,
                     .keep_alive = false,
                     .http10 = false,
-                    .date = options.date_header ? owner->current_date() : std::string_view{},
-                    .server = options.server_header ? std::string_view(options.server_name)
-                                                    : std::string_view{},
                 };
+                owner->stamp(head);
                 ws.denial_framing = piece.framing;
                 const auto error = http1::write_response_head(head, io->batch);
                 if (error != http1::head_error::none) {
@@ -1735,14 +1735,15 @@ void connection::write_ws_accept(ws_session& ws, const websocket_output& out) {
     const tessera::headers fields = ws::accept_headers(
         io->ws_key, out.subprotocol ? std::string_view(*out.subprotocol) : std::string_view{},
         deflate ? std::string_view(deflate->response) : std::string_view{}, *out.fields);
-    std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
-    if (options.date_header) head.append("date: ").append(owner->current_date()).append("\r\n");
-    if (options.server_header) head.append("server: ").append(options.server_name).append("\r\n");
-    for (const auto& field : fields) {
-        head.append(field.name).append(": ").append(field.value).append("\r\n");
+    // The exchange has checked the app's fields; the handshake's own `connection: Upgrade`
+    // keeps the head from adding a `connection` field of its own.
+    http1::response_head head{.status = 101, .fields = &fields};
+    owner->stamp(head);
+    const auto error = http1::write_response_head(head, io->batch);
+    if (error != http1::head_error::none) {
+        throw protocol_error("the app's websocket.accept head is invalid: " +
+                             std::string(http1::to_string(error)));
     }
-    head.append("\r\n");
-    io->batch.append_copy(head);
     ws.proto.emplace(ws::protocol_options{
         .role = ws::role::server,
         .max_message_size = options.ws_max_message_size,
@@ -2949,6 +2950,29 @@ void run_worker(worker* w) {
     }
 }
 
+// Checked once here, like server_name: the serializer trusts the defaults on every response.
+void check_default_headers(const tessera::headers& fields) {
+    static constexpr std::string_view owned[] = {"content-length", "transfer-encoding",
+                                                 "connection", "keep-alive", "upgrade", "te",
+                                                 "trailer"};
+    for (const header_field& f : fields) {
+        if (!http1::is_token(f.name)) {
+            throw std::invalid_argument("server: default_headers has an invalid name '" +
+                                        f.name + "'");
+        }
+        if (!http1::is_field_value(f.value)) {
+            throw std::invalid_argument("server: default_headers' '" + f.name +
+                                        "' holds a control character");
+        }
+        for (const std::string_view name : owned) {
+            if (iequals(f.name, name)) {
+                throw std::invalid_argument("server: default_headers may not set '" + f.name +
+                                            "': the server decides it per response");
+            }
+        }
+    }
+}
+
 std::string listening_url(const server_options& o, std::uint16_t port) {
     if (!o.unix_socket.empty()) return "unix:" + o.unix_socket;
     return (o.tls.enabled() ? "https://" : "http://") + address{o.host, port}.to_string();
@@ -2965,6 +2989,7 @@ server::server(any_app app, server_options options) : impl_(std::make_shared<imp
     if (!http1::is_field_value(options.server_name)) {
         throw std::invalid_argument("server: server_name holds a control character");
     }
+    check_default_headers(options.default_headers);
     if (!options.unix_socket.empty()) {
         // One listener cannot be shared between loops (libuv has no SO_REUSEPORT for pipes,
         // and handing accepted sockets between loops is not worth its cost here): one loop.

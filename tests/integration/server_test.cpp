@@ -403,6 +403,66 @@ TEST_CASE("date and server headers are present by default and can be switched of
     }
 }
 
+TEST_CASE("default_headers reach every response, the server's errors too, and yield to the app") {
+    const auto app = [](scope& s, receive r, tessera::send sd) -> task<void> {
+        if (s.path == "/own") {
+            plain_text_response answer("own", 200, {{"cache-control", "max-age=60"}});
+            co_await std::move(answer)(s, r, sd);
+        } else if (s.path == "/fail") {
+            throw std::runtime_error("the app failed");
+        } else {
+            plain_text_response answer("plain");
+            co_await std::move(answer)(s, r, sd);
+        }
+    };
+    auto o = quiet();
+    o.default_headers = {{"X-Frame-Options", "DENY"}, {"Cache-Control", "no-store"},
+                         {"Server", "edge"}};
+    running_server srv(app, o);
+    auto c = srv.connect();
+    auto plain = c.roundtrip(get("/"));
+    REQUIRE(plain);
+    CHECK(plain->header("x-frame-options") == std::string("DENY"));
+    CHECK(plain->header("cache-control") == std::string("no-store"));
+    // The default `server` replaced the server's own; `date` is still the server's.
+    CHECK(plain->count("server") == 1);
+    CHECK(plain->header("server") == std::string("edge"));
+    CHECK(plain->count("date") == 1);
+    auto own = c.roundtrip(get("/own"));
+    REQUIRE(own);
+    CHECK(own->count("cache-control") == 1);
+    CHECK(own->header("cache-control") == std::string("max-age=60"));
+    CHECK(own->header("x-frame-options") == std::string("DENY"));
+    auto failed = c.roundtrip(get("/fail"));
+    REQUIRE(failed);
+    CHECK(failed->status == 500);
+    CHECK(failed->header("x-frame-options") == std::string("DENY"));
+    // A request the server refuses before any app sees it.
+    auto bad = srv.connect();
+    REQUIRE(bad.send("GET / HTTP/1.1\r\nHost : t\r\n\r\n"));
+    auto refused = bad.read_response();
+    REQUIRE(refused);
+    CHECK(refused->status == 400);
+    CHECK(refused->header("x-frame-options") == std::string("DENY"));
+    CHECK(refused->header("server") == std::string("edge"));
+}
+
+TEST_CASE("default_headers that would break framing or the wire are refused at construction") {
+    const auto refused = [](std::string_view name, std::string_view value) {
+        auto o = quiet();
+        o.default_headers = {{name, value}};
+        CHECK_THROWS_AS(server(path_echo, o), std::invalid_argument);
+    };
+    refused("Content-Length", "5");
+    refused("transfer-encoding", "chunked");
+    refused("Connection", "close");
+    refused("keep-alive", "timeout=5");
+    refused("upgrade", "websocket");
+    refused("x-a", "one\r\nx-injected: 1");
+    refused("x a", "1");
+    refused("", "1");
+}
+
 TEST_CASE("an absolute-form target gives the path and query") {
     auto app = [](scope& s, receive r, tessera::send sd) -> task<void> {
         if (s.type != scope_type::http) co_return;

@@ -154,6 +154,30 @@ TEST_CASE("a WebSocket handshake is accepted with the right key, the app's subpr
     CHECK(response->count("sec-websocket-extensions") == 0);
 }
 
+TEST_CASE("default_headers reach the handshake's 101 and a denial, and yield to the app's fields") {
+    auto options = quiet();
+    options.default_headers = {{"x-frame-options", "DENY"}, {"x-ws", "default"}};
+    fixture f(options);
+    ws_client c(f.server.port());
+    const auto accepted = c.handshake("/ws");
+    REQUIRE(accepted);
+    CHECK(accepted->status == 101);
+    CHECK(c.accepted);
+    CHECK(accepted->header("x-frame-options") == "DENY");
+    CHECK(accepted->count("x-ws") == 1);
+    CHECK(accepted->header("x-ws") == "yes");  // the app's accept header wins
+    c.send_text("still a WebSocket");
+    const auto echo = c.next_skipping_control();
+    CHECK(echo.what == ws_event::kind::message);
+    CHECK(echo.data == "still a WebSocket");
+    ws_client denied(f.server.port());
+    const auto denial = denied.handshake("/deny");
+    REQUIRE(denial);
+    CHECK(denial->status == 401);
+    CHECK(denial->header("x-frame-options") == "DENY");
+    CHECK(denial->body == "login first");
+}
+
 TEST_CASE("text and binary messages round-trip, fragmented and large ones included") {
     fixture f;
     ws_client c = f.open();

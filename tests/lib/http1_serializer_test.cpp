@@ -139,6 +139,49 @@ TEST_CASE("the app's date and server fields replace the defaults") {
     CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\nserver: mine\r\ndate: then\r\n\r\n");
 }
 
+TEST_CASE("the server's default fields follow date and server, and the app's own names win") {
+    const headers defaults{{"X-Frame-Options", "DENY"}, {"cache-control", "no-store"},
+                           {"x-multi", "1"}, {"x-multi", "2"}};
+    const headers fields{{"Cache-Control", "max-age=60"}, {"content-type", "text/plain"}};
+    response_head h;
+    h.fields = &fields;
+    h.framing = body_framing::content_length;
+    h.content_length = 2;
+    h.date = "now";
+    h.server = "tessera";
+    h.defaults = &defaults;
+    CHECK(head_bytes(h) ==
+          "HTTP/1.1 200 OK\r\n"
+          "date: now\r\n"
+          "server: tessera\r\n"
+          "x-frame-options: DENY\r\n"
+          "x-multi: 1\r\n"
+          "x-multi: 2\r\n"
+          "cache-control: max-age=60\r\n"
+          "content-type: text/plain\r\n"
+          "content-length: 2\r\n"
+          "\r\n");
+    // Without app fields every default is written.
+    h.fields = nullptr;
+    h.framing = body_framing::none;
+    CHECK(head_bytes(h) ==
+          "HTTP/1.1 200 OK\r\ndate: now\r\nserver: tessera\r\nx-frame-options: DENY\r\n"
+          "cache-control: no-store\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n");
+}
+
+TEST_CASE("a default server or date replaces the server's own, unless the app sets its own") {
+    const headers defaults{{"server", "one"}, {"server", "two"}, {"date", "fixed"}};
+    response_head h;
+    h.date = "now";
+    h.server = "tessera";
+    h.defaults = &defaults;
+    CHECK(head_bytes(h) ==
+          "HTTP/1.1 200 OK\r\nserver: one\r\nserver: two\r\ndate: fixed\r\n\r\n");
+    const headers fields{{"Server", "mine"}};
+    h.fields = &fields;
+    CHECK(head_bytes(h) == "HTTP/1.1 200 OK\r\ndate: fixed\r\nserver: mine\r\n\r\n");
+}
+
 TEST_CASE("header injection is refused and nothing is written") {
     write_batch out;
     out.append_copy("earlier");

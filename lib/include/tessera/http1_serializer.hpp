@@ -92,6 +92,10 @@ struct response_head {
     /// guarantees a valid field value (the app's fields are the ones checked here).
     std::string_view date;
     std::string_view server;   ///< the `server` value (validated by the caller); empty: none
+    /// Fields the server adds to every response (`server_options::default_headers`), trusted
+    /// like `date`; may be null. One the app's fields name is left out: the app's own wins. A
+    /// default `date` or `server` replaces the one above.
+    const headers* defaults = nullptr;
 };
 
 /// Why a head was not written.
@@ -107,9 +111,9 @@ enum class head_error : std::uint8_t {
 /// error nothing is appended: the caller answers 500 (or closes) instead, so a header
 /// injection attempt never reaches the wire.
 ///
-/// Fields written, in order: `date` and `server` unless the app set its own; the app's fields
-/// except the framing ones this function owns — `transfer-encoding` always, and
-/// `content-length` unless the framing is `none` and the status allows a body (a HEAD or 304
+/// Fields written, in order: `date` and `server` unless the app or the defaults set their own;
+/// the defaults the app's fields do not name; the app's fields except the framing ones this
+/// function owns — `transfer-encoding` always, and `content-length` unless the framing is `none` and the status allows a body (a HEAD or 304
 /// response keeps the app's value); then `content-length: N` or `transfer-encoding: chunked`
 /// per `framing`; then `connection: close` when not keeping alive, or `connection:
 /// keep-alive` for an HTTP/1.0 client, unless the app's own `connection` field says so.

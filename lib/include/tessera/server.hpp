@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tessera/app.hpp"
+#include "tessera/headers.hpp"
 #include "tessera/http1_parser.hpp"
 #include "tessera/log.hpp"
 #include "tessera/tls.hpp"
@@ -91,6 +92,12 @@ struct server_options {
     bool date_header = true;
     bool server_header = true;
     std::string server_name = "tessera";
+    /// Fields added to every response the server writes (uvicorn's `--header`): the app's, the
+    /// server's own errors, and WebSocket handshakes and denials. A field the app's response
+    /// names is left out, so the app's own wins. A `server` or `date` here replaces the
+    /// server's. Framing and hop-by-hop fields (`content-length`, `transfer-encoding`,
+    /// `connection`, `keep-alive`, `upgrade`, `te`, `trailer`) are refused.
+    tessera::headers default_headers;
     bool access_log = true;
     log_sink sink;  ///< where the access log and server messages go (dropped when empty)
 };
