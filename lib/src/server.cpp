@@ -1102,6 +1102,8 @@ void connection::start_request() {
     s.path_params = {};
     s.state.clear();
     s.extensions.clear();
+    // ASGI's tls extension: the handshake's facts, worked out once per connection.
+    if (tls_session* session = tls()) s.extensions.set<const tls_info*>(&session->info());
     s.app_state = owner->shared->app_state;
     // An upgrade to WebSocket: validated here (RFC 6455 §4.2.1); a malformed one is answered
     // 400 or 426 without the app.

@@ -1,9 +1,12 @@
 #include "tessera/tls.hpp"
 
+#include "tessera/scope.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <stdexcept>
 #include <string>
@@ -50,7 +53,38 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_size, const 
     return SSL_TLSEXT_ERR_NOACK;
 }
 
+// What an OpenSSL memory BIO holds, as a string (empty if the BIO could not be made).
+template <class Print>
+std::string printed(Print print) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (bio == nullptr) return {};
+    std::string out;
+    if (print(bio)) {
+        char* data = nullptr;
+        const long size = BIO_get_mem_data(bio, &data);
+        if (size > 0) out.assign(data, static_cast<std::size_t>(size));
+    }
+    BIO_free(bio);
+    return out;
+}
+
+std::string pem_of(X509* certificate) {
+    return printed([&](BIO* bio) { return PEM_write_bio_X509(bio, certificate) == 1; });
+}
+
+std::string rfc4514_name(const X509_NAME* name) {
+    // RFC 2253's order and escaping (RFC 4514 is its successor), with UTF-8 kept as it is
+    // rather than escaped byte by byte.
+    constexpr unsigned long flags = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
+    return printed([&](BIO* bio) { return X509_NAME_print_ex(bio, name, 0, flags) >= 0; });
+}
+
 }  // namespace
+
+const tls_info* tls_of(const scope& s) noexcept {
+    const auto* stored = s.extensions.find<const tls_info*>();
+    return stored ? *stored : nullptr;
+}
 
 tls_context::tls_context(const tls_options& options) {
     if (!options.enabled()) throw std::invalid_argument("TLS: no certificate_file given");
@@ -209,6 +243,35 @@ std::string_view tls_session::alpn() const noexcept {
     SSL_get0_alpn_selected(ssl_, &data, &size);
     if (data == nullptr) return {};
     return {reinterpret_cast<const char*>(data), size};
+}
+
+const tls_info& tls_session::info() {
+    if (info_) return *info_;
+    static const tls_info before_handshake;
+    if (!handshake_complete()) return before_handshake;
+    auto made = std::make_unique<tls_info>();
+    made->version = SSL_version(ssl_);
+    made->version_name = SSL_get_version(ssl_);
+    if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_)) {
+        made->cipher_suite = SSL_CIPHER_get_protocol_id(cipher);
+        if (const char* name = SSL_CIPHER_standard_name(cipher)) made->cipher_name = name;
+    }
+    made->alpn = alpn();
+    if (const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) {
+        made->server_name = name;
+    }
+    if (X509* leaf = SSL_get0_peer_certificate(ssl_)) {
+        made->client_cert_chain.push_back(pem_of(leaf));
+        made->client_cert_name = rfc4514_name(X509_get_subject_name(leaf));
+        // On the server's side the chain OpenSSL keeps is the rest: the leaf is not in it.
+        if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_)) {
+            for (int i = 0; i < sk_X509_num(chain); ++i) {
+                made->client_cert_chain.push_back(pem_of(sk_X509_value(chain, i)));
+            }
+        }
+    }
+    info_ = std::move(made);
+    return *info_;
 }
 
 std::string_view tls_session::version() const noexcept {

@@ -41,7 +41,25 @@ tls_client_options verifying() {
     return o;
 }
 
-// HTTP: "<scheme> <path>", or 300 KB at /big. WebSocket: each message back as "<scheme>:<text>".
+// The same, presenting the test client certificate (CN "test client", signed by the CA).
+tls_client_options certified() {
+    tls_client_options o = verifying();
+    o.certificate_file = pki().client_cert;
+    o.key_file = pki().client_key;
+    return o;
+}
+
+// What `tls_of` tells of the connection: "<version> <client certificate's name or anonymous>",
+// or "no tls".
+std::string who(const scope& s) {
+    const tls_info* tls = tls_of(s);
+    if (!tls) return "no tls";
+    return tls->version_name + " " +
+           (tls->client_cert_chain.empty() ? std::string("anonymous") : tls->client_cert_name);
+}
+
+// HTTP: "<scheme> <path>", or 300 KB at /big, or `who` at /who. WebSocket: each message back as
+// "<scheme>:<text>", or "who" answered with `who`.
 task<void> scheme_app(scope& s, receive r, tessera::send sd) {
     if (s.type == scope_type::websocket) {
         (void)co_await r();
@@ -51,7 +69,9 @@ task<void> scheme_app(scope& s, receive r, tessera::send sd) {
             const event e = co_await r();
             if (std::holds_alternative<websocket::disconnect>(e)) co_return;
             const auto& message = std::get<websocket::receive>(e);
-            const std::string text = s.scheme + ":" + std::string(message.data);
+            const std::string text = message.data == "who"
+                                         ? who(s)
+                                         : s.scheme + ":" + std::string(message.data);
             const websocket::send echo(text, message.binary);
             co_await sd(echo);
         }
@@ -59,6 +79,7 @@ task<void> scheme_app(scope& s, receive r, tessera::send sd) {
     if (s.type != scope_type::http) co_return;
     std::string body = s.scheme + " " + s.path;
     if (s.path == "/big") body = std::string(300000, 'b');
+    if (s.path == "/who") body = who(s);
     const plain_text_response answer(std::move(body));
     co_await answer(s, r, sd);
 }
@@ -195,13 +216,16 @@ TEST_CASE("required client certificates: the CA's is served, none is refused") {
         CHECK_FALSE(c.roundtrip(get("/")));
         CHECK(c.last_status() == read_status::reset);
     }
-    tls_client_options with_certificate = verifying();
-    with_certificate.certificate_file = pki().client_cert;
-    with_certificate.key_file = pki().client_key;
-    tls_client c(srv.port(), with_certificate);
+    tls_client c(srv.port(), certified());
     const auto r = c.roundtrip(get("/ok"));
     REQUIRE(r);
     CHECK(r->body == "https /ok");
+    // The app knows who the client is (ASGI's tls extension), on every request.
+    for (int i = 0; i < 2; ++i) {
+        const auto named = c.roundtrip(get("/who"));
+        REQUIRE(named);
+        CHECK(named->body == "TLSv1.3 CN=test client");
+    }
 }
 
 TEST_CASE("optional client certificates: a client without one is served") {
@@ -210,6 +234,22 @@ TEST_CASE("optional client certificates: a client without one is served") {
     const auto r = c.roundtrip(get("/anyone"));
     REQUIRE(r);
     CHECK(r->body == "https /anyone");
+    const auto anonymous = c.roundtrip(get("/who"));
+    REQUIRE(anonymous);
+    CHECK(anonymous->body == "TLSv1.3 anonymous");
+    // And a client with a certificate, on the same server, is named.
+    tls_client named(srv.port(), certified());
+    const auto known = named.roundtrip(get("/who"));
+    REQUIRE(known);
+    CHECK(known->body == "TLSv1.3 CN=test client");
+}
+
+TEST_CASE("a plain-HTTP scope carries no TLS info") {
+    running_server srv(any_app(scheme_app), quiet());
+    auto c = srv.connect();
+    const auto r = c.roundtrip(get("/who"));
+    REQUIRE(r);
+    CHECK(r->body == "no tls");
 }
 
 TEST_CASE("a WebSocket over TLS has scheme wss and carries large messages both ways") {
@@ -223,6 +263,9 @@ TEST_CASE("a WebSocket over TLS has scheme wss and carries large messages both w
     auto e = ws.next_skipping_control();
     CHECK(e.what == ws_event::kind::message);
     CHECK(e.data == "wss:hello");
+    ws.send_text("who");  // a WebSocket's scope carries the TLS info too
+    e = ws.next_skipping_control();
+    CHECK(e.data == "TLSv1.3 anonymous");
     const std::string big(200000, 'z');
     ws.send_binary(big);
     e = ws.next_skipping_control();

@@ -12,6 +12,8 @@
 
 #include <array>
 #include <cstddef>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -19,10 +21,12 @@
 #include <vector>
 
 #include "../tls_certificates.hpp"
+#include "tessera/scope.hpp"
 #include "tessera/tls.hpp"
 
 using tessera::client_certificate;
 using tessera::tls_context;
+using tessera::tls_info;
 using tessera::tls_options;
 using tessera::tls_session;
 using tessera::test_support::tls_certificates;
@@ -672,6 +676,70 @@ TEST_CASE("optional client certificates: none passes, a stranger's fails") {
         c.handshake();
     }
     SUBCASE("a self-signed stranger") { check_stranger_refused(context); }
+}
+
+TEST_CASE("the session's info names the version, cipher suite, ALPN and SNI, and no client") {
+    const tls_context context(server_options());
+    connection c(context, {.alpn = {"http/1.1"}});
+    // Before the handshake there is nothing to tell, and nothing is kept.
+    CHECK(c.session.info().version == 0);
+    CHECK(c.session.info().cipher_name.empty());
+    c.handshake();
+    const tls_info& info = c.session.info();
+    CHECK(info.version == 0x0304);
+    CHECK(info.version_name == "TLSv1.3");
+    const SSL_CIPHER* agreed = SSL_get_current_cipher(c.client.ssl());
+    REQUIRE(agreed != nullptr);
+    CHECK(info.cipher_suite == SSL_CIPHER_get_protocol_id(agreed));
+    CHECK(info.cipher_name == SSL_CIPHER_standard_name(agreed));
+    CHECK(info.cipher_name.starts_with("TLS_"));
+    CHECK(info.alpn == "http/1.1");
+    CHECK(info.server_name == "localhost");
+    CHECK(info.client_cert_chain.empty());
+    CHECK(info.client_cert_name.empty());
+    // Worked out once: later calls give the same object.
+    CHECK(&c.session.info() == &info);
+}
+
+TEST_CASE("the session's info gives TLS 1.2 as 0x0303 with the suite's standard name") {
+    const tls_context context(server_options());
+    connection c(context, {.max_version = TLS1_2_VERSION});
+    c.handshake();
+    const tls_info& info = c.session.info();
+    CHECK(info.version == 0x0303);
+    CHECK(info.version_name == "TLSv1.2");
+    CHECK(info.cipher_name.starts_with("TLS_ECDHE_"));
+    CHECK(info.cipher_suite == SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(c.client.ssl())));
+    CHECK(info.alpn.empty());
+}
+
+TEST_CASE("a verified client certificate is in the info as PEM, leaf first, with its subject") {
+    const tls_context context = verifying_context(client_certificate::optional);
+    connection c(context, {.certificate = pki().client_cert, .key = pki().client_key});
+    c.handshake();
+    const tls_info& info = c.session.info();
+    const auto pem_file = [](const std::string& path) {
+        std::ifstream file(path);
+        return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    };
+    const std::string leaf = pem_file(pki().client_cert);
+    REQUIRE(leaf.starts_with("-----BEGIN CERTIFICATE-----"));
+    // OpenSSL's client completes the chain it sends from its trust store: its certificate,
+    // then the CA's.
+    REQUIRE(info.client_cert_chain.size() == 2);
+    CHECK(info.client_cert_chain[0] == leaf);
+    CHECK(info.client_cert_chain[1] == pem_file(pki().ca_cert));
+    CHECK(info.client_cert_name == "CN=test client");
+}
+
+TEST_CASE("tls_of finds the info a transport stored in the scope, and null without one") {
+    tessera::scope plain;
+    CHECK(tessera::tls_of(plain) == nullptr);
+    tls_info info;
+    info.version = 0x0304;
+    tessera::scope secure;
+    secure.extensions.set<const tls_info*>(&info);
+    CHECK(tessera::tls_of(secure) == &info);
 }
 
 TEST_SUITE_END();

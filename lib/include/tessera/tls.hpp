@@ -5,10 +5,12 @@
 /// cryptography; its types stay out of this header.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct ssl_st;
 struct ssl_ctx_st;
@@ -36,6 +38,34 @@ struct tls_options {
 
     [[nodiscard]] bool enabled() const noexcept { return !certificate_file.empty(); }
 };
+
+/// What a connection's TLS handshake settled, for the app (ASGI's `tls` scope extension). The
+/// server puts it in the `extensions` of every scope that arrived over TLS; `tls_of` finds it.
+struct tls_info {
+    /// The protocol version as on the wire (ASGI's `tls_version`): 0x0303 is TLS 1.2, 0x0304
+    /// TLS 1.3; and its name, "TLSv1.3".
+    int version = 0;
+    std::string version_name;
+    /// The cipher suite's IANA number (ASGI's `cipher_suite`) and standard name
+    /// ("TLS_AES_128_GCM_SHA256").
+    std::uint16_t cipher_suite = 0;
+    std::string cipher_name;
+    std::string alpn;         ///< "http/1.1"; empty when the client offered no ALPN
+    std::string server_name;  ///< the host name the client asked for (SNI); empty when none
+    /// The client's certificate, then the rest of the chain it sent, as PEM (ASGI's
+    /// `client_cert_chain`); empty when it sent none. A certificate here has been verified
+    /// against `ca_file`: one that fails verification fails the handshake instead.
+    std::vector<std::string> client_cert_chain;
+    /// The client certificate's subject as an RFC 4514 name, most specific first
+    /// ("CN=alice,O=Example"; ASGI's `client_cert_name`); empty without a certificate.
+    std::string client_cert_name;
+};
+
+struct scope;
+/// The TLS facts of the connection `s` arrived on; null when it did not arrive over TLS. The
+/// server stores a `const tls_info*` in `s.extensions`, valid while the app handles `s` (a test
+/// may store its own the same way).
+[[nodiscard]] const tls_info* tls_of(const scope& s) noexcept;
 
 /// Certificates, key and settings shared by every TLS connection of a server (an SSL_CTX).
 /// Built once from `tls_options`; copies share it, and sessions may be made from it on any
@@ -99,12 +129,16 @@ public:
     [[nodiscard]] std::string_view version() const noexcept;
     /// Why the session failed (OpenSSL's reason), empty otherwise.
     [[nodiscard]] const std::string& error() const noexcept { return error_; }
+    /// What the handshake settled, worked out on the first call after it completed and kept
+    /// (so the connection's requests share it); all empty before then.
+    [[nodiscard]] const tls_info& info();
 
 private:
     ssl_st* ssl_ = nullptr;
     bio_st* in_ = nullptr;   // ciphertext fed, read by OpenSSL (owned by ssl_)
     bio_st* out_ = nullptr;  // ciphertext written by OpenSSL (owned by ssl_)
     std::string error_;
+    std::unique_ptr<const tls_info> info_;
     bool closed_ = false;
     bool close_sent_ = false;
 };
