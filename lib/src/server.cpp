@@ -111,6 +111,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     std::vector<std::unique_ptr<worker>> workers;
     std::uint16_t bound_port = 0;
     unix_socket_file socket_file;
+    bool inherited_unix = false;  // options.fd is a Unix socket
     stopped_handler on_stopped;
 
     std::atomic<std::size_t> connections{0};
@@ -143,6 +144,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     }
     void request_served();
 
+    void open_worker_listener(worker& w, std::uint16_t port);
     void start_threaded();
     void start_embedded();
     void stop_threaded();
@@ -2975,7 +2977,61 @@ void check_default_headers(const tessera::headers& fields) {
     }
 }
 
+// The family of `fd`, checked to be a stream socket bound to an address of a family served.
+int inherited_socket_family(int fd) {
+    int type = 0;
+    socklen_t size = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) != 0) {
+        throw std::invalid_argument("server: fd " + std::to_string(fd) +
+                                    " is not a socket: " + std::strerror(errno));
+    }
+    if (type != SOCK_STREAM) {
+        throw std::invalid_argument("server: fd " + std::to_string(fd) +
+                                    " is not a stream socket");
+    }
+    sockaddr_storage storage{};
+    socklen_t length = sizeof storage;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
+        throw std::invalid_argument("server: fd " + std::to_string(fd) + ": " +
+                                    std::strerror(errno));
+    }
+    const int family = storage.ss_family;
+    if (family != AF_INET && family != AF_INET6 && family != AF_UNIX) {
+        throw std::invalid_argument("server: fd " + std::to_string(fd) +
+                                    " is neither a TCP nor a Unix socket");
+    }
+    return family;
+}
+
+// Where the inherited socket is bound, as a URL.
+std::string inherited_socket_url(const server_options& o) {
+    sockaddr_storage storage{};
+    socklen_t length = sizeof storage;
+    ::getsockname(o.fd, reinterpret_cast<sockaddr*>(&storage), &length);
+    const std::string which = " (fd " + std::to_string(o.fd) + ")";
+    if (storage.ss_family == AF_UNIX) {
+        const auto& un = reinterpret_cast<const sockaddr_un&>(storage);
+        const std::size_t path_size = length > offsetof(sockaddr_un, sun_path)
+                                          ? length - offsetof(sockaddr_un, sun_path)
+                                          : 0;
+        return "unix:" + std::string(un.sun_path, strnlen(un.sun_path, path_size)) + which;
+    }
+    char text[INET6_ADDRSTRLEN] = {};
+    std::uint16_t port = 0;
+    if (storage.ss_family == AF_INET6) {
+        const auto& in6 = reinterpret_cast<const sockaddr_in6&>(storage);
+        ::inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
+        port = ntohs(in6.sin6_port);
+    } else {
+        const auto& in = reinterpret_cast<const sockaddr_in&>(storage);
+        ::inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
+        port = ntohs(in.sin_port);
+    }
+    return (o.tls.enabled() ? "https://" : "http://") + address{text, port}.to_string() + which;
+}
+
 std::string listening_url(const server_options& o, std::uint16_t port) {
+    if (o.fd >= 0) return inherited_socket_url(o);
     if (!o.unix_socket.empty()) return "unix:" + o.unix_socket;
     return (o.tls.enabled() ? "https://" : "http://") + address{o.host, port}.to_string();
 }
@@ -3011,6 +3067,16 @@ server::server(any_app app, server_options options) : impl_(std::make_shared<imp
             // A local socket is protected by its file permissions; the TLS state lives in the
             // TCP handle's spare bytes.
             throw std::invalid_argument("server: TLS is served over TCP only, not a Unix socket");
+        }
+    }
+    if (options.fd >= 0) {
+        if (!options.unix_socket.empty()) {
+            throw std::invalid_argument("server: set fd or unix_socket, not both");
+        }
+        impl_->inherited_unix = inherited_socket_family(options.fd) == AF_UNIX;
+        if (impl_->inherited_unix && options.tls.enabled()) {
+            throw std::invalid_argument("server: TLS is served over TCP only, and fd " +
+                                        std::to_string(options.fd) + " is a Unix socket");
         }
     }
     if (options.loop && options.workers != 1) {
@@ -3090,6 +3156,25 @@ std::exception_ptr startup_verdict(const server::impl::lifespan_state& life, lif
 }
 }  // namespace
 
+// The listening socket of one more worker: a duplicate of the inherited `fd` (each worker's
+// handle closes its own, and the original stays the caller's), the Unix socket, or a TCP socket
+// bound to `port` (with SO_REUSEPORT, so that every worker binds its own).
+void server::impl::open_worker_listener(worker& w, std::uint16_t port) {
+    if (options.fd >= 0) {
+        w.pipe = inherited_unix;
+        w.listen_fd = ::fcntl(options.fd, F_DUPFD_CLOEXEC, 0);
+        if (w.listen_fd < 0) {
+            throw std::system_error(errno, std::generic_category(),
+                                    "server: duplicating fd " + std::to_string(options.fd));
+        }
+    } else if (!options.unix_socket.empty()) {
+        w.pipe = true;
+        w.listen_fd = open_unix_listener(options, socket_file);
+    } else {
+        w.listen_fd = open_listener(options, port);
+    }
+}
+
 void server::impl::start_threaded() {
     // Lifespan first: no connection is accepted before startup completes.
     if (options.lifespan != lifespan_mode::off) {
@@ -3109,14 +3194,8 @@ void server::impl::start_threaded() {
         auto w = std::make_unique<worker>();
         w->shared = this;
         w->index = i;
-        if (options.unix_socket.empty()) {
-            w->listen_fd = open_listener(options, port);
-            if (i == 0) port = bound_port_of(w->listen_fd);
-        } else {
-            w->pipe = true;
-            w->listen_fd = open_unix_listener(options, socket_file);
-            port = 0;
-        }
+        open_worker_listener(*w, port);
+        if (i == 0) port = w->pipe ? 0 : bound_port_of(w->listen_fd);
         workers.push_back(std::move(w));
     }
     bound_port = port;
@@ -3150,13 +3229,8 @@ void server::impl::start_embedded() {
     auto w = std::make_unique<worker>();
     w->shared = this;
     w->embedded = true;
-    if (options.unix_socket.empty()) {
-        w->listen_fd = open_listener(options, options.port);
-        bound_port = bound_port_of(w->listen_fd);
-    } else {
-        w->pipe = true;
-        w->listen_fd = open_unix_listener(options, socket_file);
-    }
+    open_worker_listener(*w, options.port);
+    if (!w->pipe) bound_port = bound_port_of(w->listen_fd);
     workers.push_back(std::move(w));
     worker& only = *workers.front();
     auto fail = [&](std::exception_ptr error) {

@@ -41,7 +41,12 @@ struct server_options {
     std::string unix_socket;
     /// Permissions of the Unix socket file (connecting needs write permission): owner and group.
     unsigned unix_socket_mode = 0660;
-    /// Loops, each on its own thread, sharing the port with SO_REUSEPORT.
+    /// Serve on this stream socket, inherited already bound (systemd socket activation,
+    /// uvicorn's `--fd`), instead of binding `host`/`port` or `unix_socket`: TCP or Unix,
+    /// listening or only bound. Every worker accepts from it; the server leaves the descriptor
+    /// itself open. -1: none.
+    int fd = -1;
+    /// Loops, each on its own thread, sharing the port with SO_REUSEPORT (or sharing `fd`).
     unsigned workers = 1;
     /// Serve on this loop instead of on threads of the server's own (embedding): a loop the
     /// caller created on its thread (`event_loop::adopt` wraps a `uv_loop_t` it owns) and runs.
