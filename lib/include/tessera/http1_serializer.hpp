@@ -113,10 +113,11 @@ enum class head_error : std::uint8_t {
 ///
 /// Fields written, in order: `date` and `server` unless the app or the defaults set their own;
 /// the defaults the app's fields do not name; the app's fields except the framing ones this
-/// function owns — `transfer-encoding` always, and `content-length` unless the framing is `none` and the status allows a body (a HEAD or 304
-/// response keeps the app's value); then `content-length: N` or `transfer-encoding: chunked`
-/// per `framing`; then `connection: close` when not keeping alive, or `connection:
-/// keep-alive` for an HTTP/1.0 client, unless the app's own `connection` field says so.
+/// function owns — `transfer-encoding` always, and `content-length` unless the framing is
+/// `none` and the status allows a body (a HEAD or 304 response keeps the app's value); then
+/// `content-length: N` or `transfer-encoding: chunked` per `framing`; then `connection: close`
+/// when not keeping alive, or `connection: keep-alive` for an HTTP/1.0 client, unless the app's
+/// own `connection` field says so.
 [[nodiscard]] head_error write_response_head(const response_head& head, write_batch& out);
 
 /// The interim response owed to `Expect: 100-continue`.
