@@ -344,7 +344,10 @@ struct compact_address {
         const int rc =
             local_side ? uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&storage), &len)
                        : uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&storage), &len);
-        if (rc != 0) return;
+        if (rc == 0) assign(storage);
+    }
+    // An IPv4 or IPv6 socket address; another family leaves this unknown.
+    void assign(const sockaddr_storage& storage) {
         if (storage.ss_family == AF_INET) {
             const auto* in = reinterpret_cast<const sockaddr_in*>(&storage);
             std::memcpy(bytes.data(), &in->sin_addr, 4);
@@ -3003,6 +3006,10 @@ int inherited_socket_family(int fd) {
     return family;
 }
 
+std::string web_url(const server_options& o, const address& where) {
+    return (o.tls.enabled() ? "https://" : "http://") + where.to_string();
+}
+
 // Where the inherited socket is bound, as a URL.
 std::string inherited_socket_url(const server_options& o) {
     sockaddr_storage storage{};
@@ -3016,24 +3023,17 @@ std::string inherited_socket_url(const server_options& o) {
                                           : 0;
         return "unix:" + std::string(un.sun_path, strnlen(un.sun_path, path_size)) + which;
     }
-    char text[INET6_ADDRSTRLEN] = {};
-    std::uint16_t port = 0;
-    if (storage.ss_family == AF_INET6) {
-        const auto& in6 = reinterpret_cast<const sockaddr_in6&>(storage);
-        ::inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
-        port = ntohs(in6.sin6_port);
-    } else {
-        const auto& in = reinterpret_cast<const sockaddr_in&>(storage);
-        ::inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
-        port = ntohs(in.sin_port);
-    }
-    return (o.tls.enabled() ? "https://" : "http://") + address{text, port}.to_string() + which;
+    compact_address bound;
+    bound.assign(storage);  // TCP: the constructor checked the family
+    std::optional<address> where;
+    bound.format_into(where);
+    return web_url(o, where.value_or(address{})) + which;
 }
 
 std::string listening_url(const server_options& o, std::uint16_t port) {
     if (o.fd >= 0) return inherited_socket_url(o);
     if (!o.unix_socket.empty()) return "unix:" + o.unix_socket;
-    return (o.tls.enabled() ? "https://" : "http://") + address{o.host, port}.to_string();
+    return web_url(o, address{o.host, port});
 }
 
 // The lifespan startup's verdict as an exception, or null when serving may begin.

@@ -251,7 +251,7 @@ const tls_info& tls_session::info() {
     if (!handshake_complete()) return before_handshake;
     auto made = std::make_unique<tls_info>();
     made->version = SSL_version(ssl_);
-    made->version_name = SSL_get_version(ssl_);
+    made->version_name = version();
     if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_)) {
         made->cipher_suite = SSL_CIPHER_get_protocol_id(cipher);
         if (const char* name = SSL_CIPHER_standard_name(cipher)) made->cipher_name = name;
