@@ -1,13 +1,22 @@
 #include "tessera/tls.hpp"
 
+#include "tessera/detail/ticket_keys.hpp"
 #include "tessera/scope.hpp"
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -79,6 +88,98 @@ std::string rfc4514_name(const X509_NAME* name) {
     return printed([&](BIO* bio) { return X509_NAME_print_ex(bio, name, 0, flags) >= 0; });
 }
 
+// The session-ticket keys of one SSL_CTX, used by every worker's handshakes (so a client
+// resumes whichever worker it reaches). A ticket is AES-256-CBC with HMAC-SHA256, the format
+// OpenSSL uses with keys of its own; but those would never change, and a leaked ticket key opens
+// every TLS 1.2 session resumed under it.
+class shared_ticket_keys {
+public:
+    using clock = detail::ticket_keys::clock;
+
+    explicit shared_ticket_keys(std::chrono::seconds lifetime) : keys_(lifetime, clock::now()) {}
+
+    // OpenSSL's ticket callback, enc = 1: a new ticket under the current key. 1: made; 0: no
+    // ticket this time (the handshake goes on).
+    int encrypt(unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac) {
+        const std::lock_guard lock(mutex_);
+        const detail::ticket_key& key = keys_.current(clock::now());
+        if (RAND_bytes(iv, iv_size) != 1) return 0;
+        std::memcpy(name, key.name.data(), key.name.size());
+        return use(key, iv, cipher, mac, true) ? 1 : 0;
+    }
+
+    // enc = 0: the key a presented ticket names. 1: resume; 2: resume and issue a new ticket;
+    // 0: unknown or retired, so a full handshake. A ticket is reissued when its key is the
+    // previous one, and always under TLS 1.3, whose clients should use a ticket only once
+    // (RFC 8446 §4.6.1; browsers do): without a new one they could not resume again. (A TLS
+    // 1.2 client keeps its ticket.)
+    int decrypt(const unsigned char* name, const unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                EVP_MAC_CTX* mac, bool single_use) {
+        const std::lock_guard lock(mutex_);
+        const auto found = keys_.find(std::span<const unsigned char, 16>(name, 16), clock::now());
+        if (found.key == nullptr || !use(*found.key, iv, cipher, mac, false)) return 0;
+        return found.previous || single_use ? 2 : 1;
+    }
+
+    void rotate() {
+        const std::lock_guard lock(mutex_);
+        keys_.rotate(clock::now());
+    }
+
+private:
+    static constexpr int iv_size = 16;  // AES's block
+
+    static bool use(const detail::ticket_key& key, const unsigned char* iv,
+                    EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, bool encrypting) {
+        // OSSL_PARAM takes non-const pointers but only reads through them here.
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+                                              const_cast<unsigned char*>(key.mac.data()),
+                                              key.mac.size()),
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"),
+                                             0),
+            OSSL_PARAM_construct_end(),
+        };
+        if (EVP_MAC_CTX_set_params(mac, params) != 1) return false;
+        return EVP_CipherInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.cipher.data(), iv,
+                                 encrypting ? 1 : 0) == 1;
+    }
+
+    std::mutex mutex_;  // handshakes on several workers' threads
+    detail::ticket_keys keys_;
+};
+
+// The SSL_CTX owns its shared_ticket_keys through this ex_data slot, so they live as long as
+// it does (sessions keep the SSL_CTX alive after the tls_context is gone).
+void free_ticket_keys(void*, void* keys, CRYPTO_EX_DATA*, int, long, void*) {
+    delete static_cast<shared_ticket_keys*>(keys);
+}
+
+int ticket_keys_slot() {
+    static const int slot = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr,
+                                                     free_ticket_keys);
+    return slot;
+}
+
+shared_ticket_keys* ticket_keys_of(SSL_CTX* context) {
+    return static_cast<shared_ticket_keys*>(SSL_CTX_get_ex_data(context, ticket_keys_slot()));
+}
+
+int ticket_key_callback(SSL* ssl, unsigned char* name, unsigned char* iv,
+                        EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int encrypting) {
+    shared_ticket_keys* keys = ticket_keys_of(SSL_get_SSL_CTX(ssl));
+    if (keys == nullptr) return 0;
+    try {
+        return encrypting != 0
+                   ? keys->encrypt(name, iv, cipher, mac)
+                   : keys->decrypt(name, iv, cipher, mac, SSL_version(ssl) == TLS1_3_VERSION);
+    } catch (...) {
+        return 0;  // no randomness for a new key: no ticket (or no resumption) this time
+    }
+}
+
+constexpr std::chrono::seconds longest_ticket_lifetime{7 * 24 * 3600};  // RFC 8446 §4.6.1
+
 }  // namespace
 
 const tls_info* tls_of(const scope& s) noexcept {
@@ -91,6 +192,11 @@ tls_context::tls_context(const tls_options& options) {
     if (options.verify_client != client_certificate::none && options.ca_file.empty()) {
         throw std::invalid_argument(
             "TLS: verifying client certificates needs ca_file (the CAs they must chain to)");
+    }
+    if (options.session_tickets && (options.session_lifetime < std::chrono::seconds(1) ||
+                                    options.session_lifetime > longest_ticket_lifetime)) {
+        throw std::invalid_argument("TLS: session_lifetime must be 1 s to 7 days, not " +
+                                    std::to_string(options.session_lifetime.count()) + " s");
     }
     ERR_clear_error();
     SSL_CTX* raw = SSL_CTX_new(TLS_server_method());
@@ -142,11 +248,33 @@ tls_context::tls_context(const tls_options& options) {
             break;
     }
     SSL_CTX_set_alpn_select_cb(raw, select_alpn, nullptr);
-    // No session cache: resumption would need a shared, locked cache across worker threads
-    // for a saving of one round trip; clients still get TLS 1.3's 1-RTT handshake.
+    // Resumption by ticket only: a server-side session cache would need a lock shared by the
+    // workers and memory per client, where a ticket carries the session to whichever worker
+    // the client reaches. (The session ID context is required once clients are verified.)
     SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_num_tickets(raw, 0);
+    static constexpr unsigned char id_context[] = {'t', 'e', 's', 's', 'e', 'r', 'a'};
+    SSL_CTX_set_session_id_context(raw, id_context, sizeof id_context);
+    if (options.session_tickets) {
+        SSL_CTX_set_timeout(raw, static_cast<long>(options.session_lifetime.count()));
+        auto keys = std::make_unique<shared_ticket_keys>(options.session_lifetime);
+        if (SSL_CTX_set_ex_data(raw, ticket_keys_slot(), keys.get()) != 1) {
+            throw std::runtime_error("TLS: " + drain_errors());
+        }
+        (void)keys.release();  // the SSL_CTX owns them now (free_ticket_keys)
+        SSL_CTX_set_tlsext_ticket_key_evp_cb(raw, ticket_key_callback);
+        // TLS 1.3 tickets: one per handshake rather than OpenSSL's two. Each costs about 6% of
+        // a full handshake's CPU (most of it OpenSSL encoding the session), and a client gets
+        // a fresh one with every connection, resumed or not (see decrypt).
+        SSL_CTX_set_num_tickets(raw, 1);
+    } else {
+        SSL_CTX_set_options(raw, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(raw, 0);
+    }
     ERR_clear_error();
+}
+
+void tls_context::rotate_ticket_keys() {
+    if (shared_ticket_keys* keys = ticket_keys_of(context_.get())) keys->rotate();
 }
 
 tls_session::tls_session(const tls_context& context) {

@@ -244,6 +244,56 @@ TEST_CASE("optional client certificates: a client without one is served") {
     CHECK(known->body == "TLSv1.3 CN=test client");
 }
 
+TEST_CASE("a returning client resumes its session on whichever worker it reaches") {
+    server_options options = tls_options_for(client_certificate::optional);
+    options.workers = 2;  // one SSL_CTX, and its ticket keys, for both
+    running_server srv(any_app(scheme_app), options);
+    std::shared_ptr<SSL_SESSION> kept;
+    {
+        tls_client first(srv.port(), certified());
+        const auto r = first.roundtrip(get("/who"));  // the tickets arrive with the response
+        REQUIRE(r);
+        CHECK(r->body == "TLSv1.3 CN=test client");
+        CHECK_FALSE(first.resumed());
+        first.close_notify();
+        kept = first.session();
+    }
+    // The kernel spreads connections over the workers' sockets by their ports, so eight
+    // reach both workers unless about one run in 256 puts them all on the first one.
+    for (int i = 0; i < 8; ++i) {
+        CAPTURE(i);
+        tls_client_options returning = certified();
+        returning.resume = kept.get();
+        tls_client again(srv.port(), returning);
+        const auto r = again.roundtrip(get("/who"));
+        REQUIRE(r);
+        CHECK(again.resumed());
+        // The ticket brought the verified client certificate back with it.
+        CHECK(r->body == "TLSv1.3 CN=test client");
+        again.close_notify();
+    }
+}
+
+TEST_CASE("with session_tickets off a returning client gets a full handshake") {
+    server_options options = tls_options_for();
+    options.tls.session_tickets = false;
+    running_server srv(any_app(scheme_app), options);
+    std::shared_ptr<SSL_SESSION> kept;
+    {
+        tls_client first(srv.port(), verifying());
+        REQUIRE(first.roundtrip(get("/")));
+        first.close_notify();
+        kept = first.session();
+    }
+    tls_client_options returning = verifying();
+    returning.resume = kept.get();
+    tls_client again(srv.port(), returning);
+    const auto r = again.roundtrip(get("/full"));
+    REQUIRE(r);
+    CHECK(r->body == "https /full");
+    CHECK_FALSE(again.resumed());
+}
+
 TEST_CASE("a plain-HTTP scope carries no TLS info") {
     running_server srv(any_app(scheme_app), quiet());
     auto c = srv.connect();
@@ -309,4 +359,8 @@ TEST_CASE("TLS configuration errors are thrown by the server's constructor") {
     server_options unix_socket = tls_options_for();
     unix_socket.unix_socket = dir.file("s.sock");
     CHECK_THROWS_AS(server(any_app(scheme_app), unix_socket), std::invalid_argument);
+    server_options forever = tls_options_for();
+    forever.tls.session_lifetime = std::chrono::hours(24 * 8);
+    CHECK_THROWS_WITH_AS(server(any_app(scheme_app), forever),
+                         doctest::Contains("session_lifetime"), std::invalid_argument);
 }

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -49,6 +50,8 @@ struct tls_client_options {
     /// Newest version offered (TLS1_2_VERSION…); 0: OpenSSL's newest. Below TLS 1.2 the client
     /// drops to security level 0, as OpenSSL 3 would otherwise not offer it at all.
     int max_version = 0;
+    /// A session to resume (from `tls_client::session` of an earlier connection); null: none.
+    SSL_SESSION* resume = nullptr;
 };
 
 namespace tls_detail {
@@ -188,6 +191,14 @@ public:
     }
     /// The negotiated version ("TLSv1.3").
     [[nodiscard]] std::string version() const { return SSL_get_version(ssl_); }
+    /// The session as it stands, to resume in another connection. Under TLS 1.3 the server's
+    /// tickets come after the handshake: ask once a response has been read, and send
+    /// close_notify first (OpenSSL takes a session closed without it as unfit to resume).
+    [[nodiscard]] std::shared_ptr<SSL_SESSION> session() const {
+        return std::shared_ptr<SSL_SESSION>(SSL_get1_session(ssl_), SSL_SESSION_free);
+    }
+    /// Whether the handshake resumed the session given in `tls_client_options::resume`.
+    [[nodiscard]] bool resumed() const { return SSL_session_reused(ssl_) == 1; }
 
     void set_timeout(std::chrono::milliseconds t) {
         timeval tv{};
@@ -272,6 +283,9 @@ private:
             if (!options.ca_file.empty() && SSL_set1_host(ssl_, options.server_name.c_str()) != 1) {
                 fail("host name");
             }
+        }
+        if (options.resume != nullptr && SSL_set_session(ssl_, options.resume) != 1) {
+            fail("SSL_set_session");
         }
         // A blocking socket: OpenSSL's socket BIO reads and writes it directly, and the
         // receive timeout surfaces as SSL_ERROR_WANT_READ.

@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <fstream>
 #include <iterator>
@@ -56,7 +57,11 @@ struct client_setup {
     int max_version = 0;            ///< TLS1_1_VERSION…; 0: OpenSSL's newest
     std::string certificate;        ///< client certificate file; empty: none
     std::string key;
+    SSL_SESSION* resume = nullptr;  ///< a session to resume (from `memory_client::session`)
 };
+
+/// An OpenSSL session a client kept, to resume in a later connection.
+using kept_session = std::shared_ptr<SSL_SESSION>;
 
 /// An OpenSSL client on memory BIOs that verifies the server against the test CA as "localhost".
 class memory_client {
@@ -102,8 +107,17 @@ public:
         SSL_set_bio(ssl_.get(), in_, out_);
         REQUIRE(SSL_set_tlsext_host_name(ssl_.get(), "localhost") == 1);
         REQUIRE(SSL_set1_host(ssl_.get(), "localhost") == 1);
+        if (setup.resume != nullptr) REQUIRE(SSL_set_session(ssl_.get(), setup.resume) == 1);
         SSL_set_connect_state(ssl_.get());
     }
+
+    /// The session as it stands (under TLS 1.3 the tickets come after the handshake, so ask
+    /// after some data has crossed).
+    [[nodiscard]] kept_session session() const {
+        return kept_session(SSL_get1_session(ssl_.get()), SSL_SESSION_free);
+    }
+    /// Whether the handshake resumed the session it was given.
+    [[nodiscard]] bool resumed() const { return SSL_session_reused(ssl_.get()) == 1; }
 
     [[nodiscard]] SSL* ssl() const noexcept { return ssl_.get(); }
 
@@ -298,6 +312,12 @@ std::string message_of(std::size_t size) {
     for (std::size_t i = 0; text.size() < size; ++i) text += std::to_string(i) + ',';
     text.resize(size);
     return text;
+}
+
+/// A file's whole content (a PEM certificate, to compare with what the session reports).
+std::string file_text(const std::string& path) {
+    std::ifstream file(path);
+    return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
 }
 
 /// The message of the std::runtime_error the context's constructor throws (fails if none).
@@ -718,18 +738,160 @@ TEST_CASE("a verified client certificate is in the info as PEM, leaf first, with
     connection c(context, {.certificate = pki().client_cert, .key = pki().client_key});
     c.handshake();
     const tls_info& info = c.session.info();
-    const auto pem_file = [](const std::string& path) {
-        std::ifstream file(path);
-        return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-    };
-    const std::string leaf = pem_file(pki().client_cert);
+    const std::string leaf = file_text(pki().client_cert);
     REQUIRE(leaf.starts_with("-----BEGIN CERTIFICATE-----"));
     // OpenSSL's client completes the chain it sends from its trust store: its certificate,
     // then the CA's.
     REQUIRE(info.client_cert_chain.size() == 2);
     CHECK(info.client_cert_chain[0] == leaf);
-    CHECK(info.client_cert_chain[1] == pem_file(pki().ca_cert));
+    CHECK(info.client_cert_chain[1] == file_text(pki().ca_cert));
     CHECK(info.client_cert_name == "CN=test client");
+}
+
+namespace {
+
+/// A full handshake under `context` and one message each way (TLS 1.3 tickets arrive after the
+/// handshake); returns the client's session, which the server's tickets made resumable.
+kept_session first_visit(const tls_context& context, const client_setup& setup = {}) {
+    connection c(context, setup);
+    c.handshake();
+    CHECK_FALSE(c.client.resumed());
+    REQUIRE(c.session.write("hello"));
+    c.pump();
+    REQUIRE(c.client.received == "hello");
+    // A client that goes without close_notify marks its session unfit to resume (OpenSSL
+    // takes the connection for broken).
+    c.client.shutdown();
+    return c.client.session();
+}
+
+/// A connection offering `kept`: whether the handshake resumed it (data crosses either way).
+/// The session the client holds afterwards replaces `kept` when `renew` is set.
+bool returns_resumed(const tls_context& context, kept_session& kept, client_setup setup = {},
+                     bool renew = false) {
+    setup.resume = kept.get();
+    connection c(context, setup);
+    c.handshake();
+    c.client.write("again");
+    REQUIRE(c.session.write("welcome back"));
+    c.pump();
+    CHECK(c.server_received == "again");
+    CHECK(c.client.received == "welcome back");
+    c.client.shutdown();
+    if (renew) kept = c.client.session();
+    return c.client.resumed();
+}
+
+}  // namespace
+
+TEST_CASE("a returning client resumes its session with a ticket, under TLS 1.3 and TLS 1.2") {
+    const tls_context context(server_options());
+    for (const int version : {0, TLS1_2_VERSION}) {
+        CAPTURE(version);
+        kept_session kept = first_visit(context, {.max_version = version});
+        REQUIRE(SSL_SESSION_is_resumable(kept.get()) == 1);
+        // OpenSSL's default lifetime, which a Python (uvicorn) server announces too.
+        CHECK(SSL_SESSION_get_ticket_lifetime_hint(kept.get()) == 7200);
+        CHECK(returns_resumed(context, kept, {.max_version = version}));
+    }
+}
+
+TEST_CASE("under TLS 1.3 each resumption brings a new ticket; a TLS 1.2 client keeps its own") {
+    const tls_context context(server_options());
+    const auto ticket_of = [](const kept_session& session) {
+        const unsigned char* data = nullptr;
+        std::size_t size = 0;
+        SSL_SESSION_get0_ticket(session.get(), &data, &size);
+        return std::string(reinterpret_cast<const char*>(data), size);
+    };
+    // TLS 1.3 clients should use a ticket once (browsers do): they resume again and again
+    // only because every resumption hands them the next ticket.
+    kept_session kept = first_visit(context);
+    for (int visit = 0; visit < 3; ++visit) {
+        CAPTURE(visit);
+        const std::string used = ticket_of(kept);
+        CHECK(returns_resumed(context, kept, {}, true));
+        CHECK(ticket_of(kept) != used);
+    }
+    // A TLS 1.2 ticket may be used again: no new one (and no ticket encrypted) per resumption.
+    kept_session kept12 = first_visit(context, {.max_version = TLS1_2_VERSION});
+    const std::string used = ticket_of(kept12);
+    CHECK(returns_resumed(context, kept12, {.max_version = TLS1_2_VERSION}, true));
+    CHECK(ticket_of(kept12) == used);
+}
+
+TEST_CASE("session_lifetime is the lifetime the tickets announce") {
+    tls_options options = server_options();
+    options.session_lifetime = std::chrono::minutes(10);
+    const tls_context context(options);
+    const kept_session kept = first_visit(context);
+    CHECK(SSL_SESSION_get_ticket_lifetime_hint(kept.get()) == 600);
+}
+
+TEST_CASE("copies of a context share its ticket keys; another context's tickets do not resume") {
+    const tls_context context(server_options());
+    const tls_context copy = context;  // as the server's workers share one
+    kept_session kept = first_visit(context);
+    CHECK(returns_resumed(copy, kept));
+    const tls_context stranger(server_options());
+    CHECK_FALSE(returns_resumed(stranger, kept));  // a full handshake instead, which succeeds
+}
+
+TEST_CASE("without session_tickets every handshake is a full one") {
+    tls_options options = server_options();
+    options.session_tickets = false;
+    const tls_context context(options);
+    for (const int version : {0, TLS1_2_VERSION}) {
+        CAPTURE(version);
+        kept_session kept = first_visit(context, {.max_version = version});
+        CHECK(SSL_SESSION_has_ticket(kept.get()) == 0);
+        CHECK_FALSE(returns_resumed(context, kept, {.max_version = version}));
+    }
+}
+
+TEST_CASE("a ticket outlives one key rotation, reissued under the new key, but not two") {
+    tls_context context(server_options());
+    kept_session kept = first_visit(context);
+    kept_session old = kept;
+    context.rotate_ticket_keys();
+    // The ticket's key is now the previous one: it resumes, and the client gets a new ticket.
+    CHECK(returns_resumed(context, kept, {}, true));
+    context.rotate_ticket_keys();
+    // The first key is gone; the reissued ticket's key is the previous one now.
+    CHECK_FALSE(returns_resumed(context, old));
+    CHECK(returns_resumed(context, kept));
+}
+
+TEST_CASE("a resumed session still names the verified client certificate") {
+    const tls_context context = verifying_context(client_certificate::required);
+    const client_setup with_certificate{.certificate = pki().client_cert,
+                                        .key = pki().client_key};
+    kept_session kept = first_visit(context, with_certificate);
+    client_setup returning = with_certificate;
+    returning.resume = kept.get();
+    connection c(context, returning);
+    c.handshake();
+    REQUIRE(c.client.resumed());
+    const tls_info& info = c.session.info();
+    // The ticket carries the client's certificate, not the rest of the chain it sent.
+    REQUIRE(info.client_cert_chain.size() == 1);
+    CHECK(info.client_cert_chain[0] == file_text(pki().client_cert));
+    CHECK(info.client_cert_name == "CN=test client");
+}
+
+TEST_CASE("a session_lifetime under a second or over seven days is refused") {
+    tls_options options = server_options();
+    for (const std::chrono::seconds lifetime :
+         {std::chrono::seconds(0), std::chrono::seconds(-5), std::chrono::seconds(604801)}) {
+        CAPTURE(lifetime.count());
+        options.session_lifetime = lifetime;
+        CHECK_THROWS_AS(tls_context{options}, std::invalid_argument);
+    }
+    options.session_lifetime = std::chrono::seconds(604800);
+    CHECK_NOTHROW(tls_context{options});
+    options.session_tickets = false;  // not checked when there are no tickets
+    options.session_lifetime = std::chrono::seconds(0);
+    CHECK_NOTHROW(tls_context{options});
 }
 
 TEST_CASE("tls_of finds the info a transport stored in the scope, and null without one") {

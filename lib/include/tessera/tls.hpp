@@ -4,6 +4,7 @@
 /// (one connection: ciphertext in and out, plaintext in and out, no sockets). OpenSSL does the
 /// cryptography; its types stay out of this header.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -35,6 +36,15 @@ struct tls_options {
     client_certificate verify_client = client_certificate::none;
     /// OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's); empty: OpenSSL's default.
     std::string ciphers;
+    /// Whether a returning client may resume its session with a ticket (RFC 8446 §2.2, RFC
+    /// 5077), skipping the certificate exchange and its signature, as uvicorn's clients can
+    /// through OpenSSL's defaults. Tickets are encrypted under random keys that live only in
+    /// memory, shared by every worker of the server. False: every handshake is a full one.
+    bool session_tickets = true;
+    /// How long a ticket can resume its session (1 s to 7 days, RFC 8446 §4.6.1). The key
+    /// that encrypts tickets is replaced as often, and its predecessor is kept to read (and
+    /// reissue) the tickets it made until they expire, so no key outlives two lifetimes.
+    std::chrono::seconds session_lifetime{std::chrono::hours(2)};
 
     [[nodiscard]] bool enabled() const noexcept { return !certificate_file.empty(); }
 };
@@ -54,7 +64,8 @@ struct tls_info {
     std::string server_name;  ///< the host name the client asked for (SNI); empty when none
     /// The client's certificate, then the rest of the chain it sent, as PEM (ASGI's
     /// `client_cert_chain`); empty when it sent none. A certificate here has been verified
-    /// against `ca_file`: one that fails verification fails the handshake instead.
+    /// against `ca_file`: one that fails verification fails the handshake instead. A resumed
+    /// session has the client's certificate only: its ticket does not carry the rest.
     std::vector<std::string> client_cert_chain;
     /// The client certificate's subject as an RFC 4514 name, most specific first
     /// ("CN=alice,O=Example"; ASGI's `client_cert_name`); empty without a certificate.
@@ -75,8 +86,15 @@ public:
     /// Loads the certificate chain and key and checks they match. Throws std::runtime_error
     /// naming the file and OpenSSL's reason when anything cannot be loaded, and
     /// std::invalid_argument for options that cannot work: no `certificate_file`, a
-    /// client-certificate mode without `ca_file`, a `ciphers` list OpenSSL finds nothing in.
+    /// client-certificate mode without `ca_file`, a `ciphers` list OpenSSL finds nothing in, a
+    /// `session_lifetime` out of range.
     explicit tls_context(const tls_options& options);
+
+    /// Replaces the session-ticket key now, as happens every `session_lifetime`: tickets made
+    /// under the replaced key still resume (and are reissued under the new one) until the next
+    /// replacement, older ones no longer do. Two calls in a row end every ticket issued so far
+    /// (after a suspected leak of the process's memory). Without `session_tickets`, nothing.
+    void rotate_ticket_keys();
 
 private:
     friend class tls_session;
