@@ -31,9 +31,13 @@ bool is_v4_mapped(const std::array<std::uint8_t, 16>& bytes) noexcept {
 // entries ("127.0.0.1", "10.0.0.0/8") of a trust list. `mapped_form`, when given, is set when
 // the text was in mapped form (a CIDR length written after it counts the 96 prefix bits).
 std::optional<parsed_ip> parse_ip(std::string_view text, bool* mapped_form = nullptr) {
-    // inet_pton wants a terminated string; the longest address text is 45 characters.
+    // inet_pton wants a terminated string; the longest address text is 45 characters. An
+    // embedded NUL would end the address early ("10.0.0.1\0junk" read as 10.0.0.1): refused.
     char copy[64];
-    if (text.empty() || text.size() >= sizeof copy) return std::nullopt;
+    if (text.empty() || text.size() >= sizeof copy ||
+        text.find('\0') != std::string_view::npos) {
+        return std::nullopt;
+    }
     std::memcpy(copy, text.data(), text.size());
     copy[text.size()] = '\0';
     parsed_ip out;

@@ -52,6 +52,15 @@ TEST_CASE("proxy_trust matches exact addresses, CIDR ranges and everyone") {
     CHECK_FALSE(nobody.trusts("127.0.0.1"));
 }
 
+TEST_CASE("an address with a NUL inside is no address, in a trust entry or a peer") {
+    using namespace std::string_literals;
+    // inet_pton reads up to the NUL: without the check, these passed as 127.0.0.1.
+    const proxy_trust exact({"127.0.0.1"});
+    CHECK_FALSE(exact.trusts("127.0.0.1\0evil"s));
+    CHECK_FALSE(exact.trusts("127.0.0.1\0"s));
+    CHECK_THROWS_AS(proxy_trust({"127.0.0.1\0/8"s}), std::invalid_argument);
+}
+
 TEST_CASE("proxy_trust rejects malformed entries") {
     CHECK_THROWS_AS(proxy_trust({"not-an-ip"}), std::invalid_argument);
     CHECK_THROWS_AS(proxy_trust({"10.0.0.0/33"}), std::invalid_argument);
