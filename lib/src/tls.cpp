@@ -202,7 +202,8 @@ tls_context::tls_context(const tls_options& options) {
     SSL_CTX* raw = SSL_CTX_new(TLS_server_method());
     if (raw == nullptr) throw std::runtime_error("TLS: " + drain_errors());
     context_.reset(raw, SSL_CTX_free);
-    SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(
+        raw, options.min_version == tls_version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
     // Renegotiation is a denial-of-service lever and HTTP/1.1 never needs it; compression
     // invites CRIME. Memory BIOs never block, so a partial write cannot happen.
     SSL_CTX_set_options(raw, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |

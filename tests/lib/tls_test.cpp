@@ -517,6 +517,20 @@ TEST_CASE("a client capped at TLS 1.1 is refused") {
     CHECK(c.client.failed);
 }
 
+TEST_CASE("min_version tls1_3 refuses a client capped at TLS 1.2 and serves TLS 1.3") {
+    tls_options options = server_options();
+    options.min_version = tessera::tls_version::tls1_3;
+    const tls_context context(options);
+    connection old_client(context, {.max_version = TLS1_2_VERSION});
+    old_client.pump();
+    CHECK(old_client.server_status == read_status::failed);
+    CHECK(old_client.session.error().find("protocol") != std::string::npos);
+    CHECK(old_client.client.failed);
+    connection current(context);
+    current.handshake();
+    CHECK(current.session.version() == "TLSv1.3");
+}
+
 TEST_CASE("the ciphers option limits the TLS 1.2 cipher suites") {
     tls_options options = server_options();
     options.ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256";

@@ -26,8 +26,15 @@ enum class client_certificate {
     required   ///< a client without a valid certificate fails the handshake
 };
 
+/// The oldest TLS version a server accepts (uvicorn's `--ssl-version` sets the same floor).
+enum class tls_version {
+    tls1_2,  ///< TLS 1.2 and 1.3
+    tls1_3   ///< TLS 1.3 only
+};
+
 /// HTTPS and WSS on the server's socket. TLS is on when `certificate_file` is set; TLS 1.2 is
-/// the oldest version accepted, and ALPN selects `http/1.1` when the client offers it.
+/// the oldest version accepted unless `min_version` says 1.3, and ALPN selects `http/1.1` when
+/// the client offers it.
 struct tls_options {
     std::string certificate_file;  ///< PEM: the server's certificate, then its chain
     std::string key_file;          ///< PEM private key; empty: read from `certificate_file`
@@ -36,6 +43,8 @@ struct tls_options {
     client_certificate verify_client = client_certificate::none;
     /// OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's); empty: OpenSSL's default.
     std::string ciphers;
+    /// The oldest version accepted; a client that offers nothing newer fails the handshake.
+    tls_version min_version = tls_version::tls1_2;
     /// Whether a returning client may resume its session with a ticket (RFC 8446 §2.2, RFC
     /// 5077), skipping the certificate exchange and its signature, as uvicorn's clients can
     /// through OpenSSL's defaults. Tickets are encrypted under random keys that live only in
