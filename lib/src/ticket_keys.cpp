@@ -73,17 +73,10 @@ void ticket_keys::rotate(clock::time_point now) {
 
 void ticket_keys::rotate_if_due(clock::time_point now) {
     const auto age = now - made_;
-    if (age >= 2 * lifetime_) {
-        // Nothing either key made can still resume.
-        ticket_key next = fresh_key();
-        erase(previous_);
-        erase(current_);
-        current_ = next;
-        erase(next);
-        made_ = now;
-    } else if (age >= lifetime_) {
-        rotate(now);
-    }
+    if (age < lifetime_) return;
+    rotate(now);
+    // After two lifetimes nothing the replaced key made can still resume either.
+    if (age >= 2 * lifetime_) erase(previous_);
 }
 
 }  // namespace tessera::detail
