@@ -4,7 +4,6 @@
 // milliseconds. Uses OpenSSL 3 directly (libcrypto).
 
 #include <openssl/bn.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -16,22 +15,14 @@
 #include <string>
 #include <string_view>
 
+#include "tessera/detail/openssl_errors.hpp"
 #include "temp_dir.hpp"
 
 namespace tessera::test_support {
 
-/// OpenSSL's queued errors (this thread's) as one line, emptied. The TLS tests' clients and the
-/// certificate generator all report failures with it.
-inline std::string openssl_errors() {
-    std::string text;
-    while (const unsigned long code = ERR_get_error()) {
-        char reason[256];
-        ERR_error_string_n(code, reason, sizeof reason);
-        if (!text.empty()) text += "; ";
-        text += reason;
-    }
-    return text;
-}
+/// OpenSSL's queued errors (this thread's) as one line, emptied: the library's own. The TLS
+/// tests' clients and the certificate generator all report failures with it.
+using tessera::detail::openssl_errors;
 
 /// The files `write_tls_certificates` creates, as paths. Every certificate is valid from an hour
 /// ago (clock skew) to a day from now.

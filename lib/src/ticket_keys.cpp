@@ -1,7 +1,8 @@
 #include "tessera/detail/ticket_keys.hpp"
 
+#include "tessera/detail/openssl_errors.hpp"
+
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <openssl/rand.h>
 
 #include <stdexcept>
@@ -16,13 +17,9 @@ ticket_key fresh_key() {
     if (RAND_bytes(made.name.data(), static_cast<int>(made.name.size())) != 1 ||
         RAND_bytes(made.cipher.data(), static_cast<int>(made.cipher.size())) != 1 ||
         RAND_bytes(made.mac.data(), static_cast<int>(made.mac.size())) != 1) {
-        char reason[256] = "unknown";
-        if (const unsigned long code = ERR_get_error()) {
-            ERR_error_string_n(code, reason, sizeof reason);
-        }
-        ERR_clear_error();
-        throw std::runtime_error(std::string("TLS: no randomness for session-ticket keys: ") +
-                                 reason);
+        const std::string reason = openssl_errors();
+        throw std::runtime_error("TLS: no randomness for session-ticket keys: " +
+                                 (reason.empty() ? std::string("unknown") : reason));
     }
     return made;
 }

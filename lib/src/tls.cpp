@@ -1,5 +1,6 @@
 #include "tessera/tls.hpp"
 
+#include "tessera/detail/openssl_errors.hpp"
 #include "tessera/detail/ticket_keys.hpp"
 #include "tessera/scope.hpp"
 
@@ -24,16 +25,9 @@ namespace tessera {
 
 namespace {
 
-// OpenSSL's error queue as one line, emptied: errors are thread-local in OpenSSL and must not
-// leak into the next connection's diagnosis.
+// OpenSSL's error queue as one line, emptied, naming something even when OpenSSL did not.
 std::string drain_errors() {
-    std::string text;
-    while (const unsigned long code = ERR_get_error()) {
-        char buffer[256];
-        ERR_error_string_n(code, buffer, sizeof buffer);
-        if (!text.empty()) text += "; ";
-        text += buffer;
-    }
+    std::string text = detail::openssl_errors();
     return text.empty() ? std::string("unknown TLS error") : text;
 }
 
