@@ -206,27 +206,14 @@ json_writer& json_writer::write_unsigned(std::uint64_t n) {
     return *this;
 }
 
-json_writer& json_writer::value(double d) {
-    check_value_allowed();
-    if (!std::isfinite(d)) {
-        throw json_value_error(std::isnan(d) ? "json: NaN has no JSON representation"
-                                             : "json: infinity has no JSON representation");
-    }
-    // 32 bytes covers the longest shortest-form double ("-2.2250738585072014e-308" is 24).
-    char buf[32];
-    const auto result = std::to_chars(buf, buf + sizeof buf, d);
-    write_separator();
-    append_floating(*out_, buf, result.ptr);
-    value_done();
-    return *this;
-}
-
-json_writer& json_writer::value(float f) {
+template <class Floating>
+json_writer& json_writer::write_floating(Floating f) {
     check_value_allowed();
     if (!std::isfinite(f)) {
         throw json_value_error(std::isnan(f) ? "json: NaN has no JSON representation"
                                              : "json: infinity has no JSON representation");
     }
+    // 32 bytes covers the longest shortest-form double ("-2.2250738585072014e-308" is 24).
     char buf[32];
     const auto result = std::to_chars(buf, buf + sizeof buf, f);
     write_separator();
@@ -234,6 +221,10 @@ json_writer& json_writer::value(float f) {
     value_done();
     return *this;
 }
+
+json_writer& json_writer::value(double d) { return write_floating(d); }
+
+json_writer& json_writer::value(float f) { return write_floating(f); }
 
 json_writer& json_writer::value(std::string_view text) {
     check_value_allowed();

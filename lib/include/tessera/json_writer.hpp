@@ -144,6 +144,9 @@ private:
     json_writer& write_bool(bool b);
     json_writer& write_signed(std::int64_t n);
     json_writer& write_unsigned(std::uint64_t n);
+    // double and float, each in its own shortest form (defined and used in json_writer.cpp).
+    template <class Floating>
+    json_writer& write_floating(Floating f);
     // Throws logic_error unless a value may be written now; writes nothing.
     void check_value_allowed() const;
     // Writes the separator owed before a value (a comma between array elements).
