@@ -11,6 +11,8 @@
 // it (text starting with 'W' is never valid JSON, so the text mode loses nothing).
 //
 // Text mode checks, besides memory safety (the sanitizers; deep nesting included):
+// - every accessor on every node of a parsed tree answers for its own kind and throws
+//   json_type_error (or json_lookup_error for an absent key or index) otherwise;
 // - parse_json returns a value or throws json_parse_error, nothing else; the ways in (a view, a
 //   std::string parsed in place, a std::string copied, a view with other bytes after it) agree;
 // - differential: an independent strict RFC 8259 parser in this file accepts exactly the texts
@@ -426,6 +428,87 @@ bool check_parsed_invariants(const json& v) {
     return reorderable;
 }
 
+// Whether `f` throws the exception type E; any other exception is a bug.
+template <class E, class F>
+bool throws(F f) {
+    try {
+        (void)f();
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        check(false);
+    }
+    return false;
+}
+
+// The accessors a handler reads a request body with, on every node of a parsed tree: each
+// kind's predicate, `as_*` answering exactly its own kind (and the integers' documented range
+// rules) and throwing json_type_error otherwise, size/empty, and lookups by key and index
+// agreeing with the members (absent → nullptr or json_lookup_error), then erase on a copy.
+void check_accessors(const json& v) {
+    using tessera::json_lookup_error;
+    using tessera::json_type_error;
+    const json_kind k = v.kind();
+    const bool is_int64 = k == json_kind::int64, is_uint64 = k == json_kind::uint64;
+    check(v.is_null() == (k == json_kind::null) && v.is_bool() == (k == json_kind::boolean));
+    check(v.is_integer() == (is_int64 || is_uint64) && v.is_double() == (k == json_kind::floating));
+    check(v.is_number() == (v.is_integer() || v.is_double()));
+    check(v.is_string() == (k == json_kind::string) && v.is_array() == (k == json_kind::array));
+    check(v.is_object() == (k == json_kind::object));
+    check(throws<json_type_error>([&] { return v.as_bool(); }) == !v.is_bool());
+    const bool negative = is_int64 && v.as_int64() < 0;
+    check(throws<json_type_error>([&] { return v.as_int64(); }) == !is_int64);
+    check(throws<json_type_error>([&] { return v.as_uint64(); }) ==
+          (!(is_int64 || is_uint64) || negative));
+    if (is_int64 && !negative) check(v.as_uint64() == static_cast<std::uint64_t>(v.as_int64()));
+    check(throws<json_type_error>([&] { return v.as_double(); }) == !v.is_number());
+    if (is_int64) check(v.as_double() == static_cast<double>(v.as_int64()));
+    if (is_uint64) check(v.as_double() == static_cast<double>(v.as_uint64()));
+    check(throws<json_type_error>([&] { return v.as_string().size(); }) == !v.is_string());
+    check(throws<json_type_error>([&] { return v.as_array().size(); }) == !v.is_array());
+    check(throws<json_type_error>([&] { return v.as_object().size(); }) == !v.is_object());
+    const bool container = v.is_array() || v.is_object();
+    check(throws<json_type_error>([&] { return v.size(); }) == !container);
+    if (container) check(v.empty() == (v.size() == 0));
+
+    if (!v.is_object()) {
+        check(v.find("") == nullptr && !v.contains("a"));
+        check(throws<json_type_error>([&] { return v[std::string_view("a")].kind(); }));
+    }
+    if (!v.is_array()) {
+        check(throws<json_type_error>([&] { return v[std::size_t{0}].kind(); }));
+    }
+    if (v.is_array()) {
+        const auto& elements = v.as_array();
+        for (std::size_t i = 0; i < elements.size(); ++i) {
+            check(&v[i] == &elements[i]);
+            check_accessors(elements[i]);
+        }
+        check(throws<json_lookup_error>([&] { return v[elements.size()].kind(); }));
+    }
+    if (v.is_object()) {
+        const auto& members = v.as_object();
+        for (const auto& [key, value] : members) {
+            check(&v[std::string_view(key)] == &value && v.contains(key));
+            // A key one byte longer names another member or none.
+            const std::string longer = key + '\x01';
+            const json* other = v.find(longer);
+            check(other == nullptr ||
+                  (other != &value && &v[std::string_view(longer)] == other));
+            if (other == nullptr) {
+                check(throws<json_lookup_error>(
+                    [&] { return v[std::string_view(longer)].kind(); }));
+            }
+            check_accessors(value);
+        }
+        if (!members.empty() && members.size() <= 64) {
+            json copy = v;
+            check(copy.erase(members.front().first) && !copy.erase(members.front().first));
+            check(copy.size() == members.size() - 1 && !copy.contains(members.front().first));
+        }
+    }
+}
+
 // A copy with every object's members in reverse order: operator== must not notice.
 json reversed(const json& v) {
     if (v.is_array()) {
@@ -526,6 +609,7 @@ void run_text(std::string_view text) {
     if (o != outcome::value) return;
     check(same(parsed, *expected));
     const bool reorderable = check_parsed_invariants(parsed);
+    check_accessors(parsed);
 
     // Equality: reflexive on the tree and its copy, blind to member order.
     check(parsed == parsed);
